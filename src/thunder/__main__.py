@@ -1,0 +1,3 @@
+from thunder.entrypoints.cli import main
+
+main()

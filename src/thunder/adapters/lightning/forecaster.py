@@ -1,0 +1,167 @@
+"""Forecaster port over a Lightning Trainer and the xLSTM module; weights saved as a safe checkpoint.
+
+A checkpoint is {format, hyper-parameters, state_dict}, loaded with torch.load(weights_only=True),
+so a swapped file cannot run code on load.
+"""
+
+import io
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from thunder.adapters.lightning.data import WindowBatches
+from thunder.adapters.lightning.module import ForecastModule
+from thunder.adapters.lightning.network import NetworkConfig
+from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.ports import WindowStream
+from thunder.domain.values import FitResult, FloatArray
+
+FORMAT = "thunder.xlstm.v1"
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    epochs: int = 10
+    max_steps: int | None = None
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    seed: int = 42
+    accelerator: str = "auto"
+    devices: int | str = "auto"
+    precision: str = "32"
+    progress: bool = False
+    shuffle_buffer: int = 4096
+
+
+class KeepBestWeights(pl.Callback):
+    """Remembers the weights of the epoch with the lowest val_loss, so the saved model is the best."""
+
+    def __init__(self) -> None:
+        self.best: float | None = None
+        self.state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        loss = trainer.callback_metrics.get("val_loss")
+        if loss is not None and (self.best is None or float(loss) < self.best):
+            self.best = float(loss)
+            self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+class LightningForecaster:
+    def __init__(self, network: NetworkConfig, options: TrainingOptions) -> None:
+        self._network = network
+        self._options = options
+        self._module = ForecastModule(network.as_dict(), options.learning_rate)
+
+    def fit(self, train: WindowStream, val: WindowStream) -> FitResult:
+        opts = self._options
+        pl.seed_everything(opts.seed, workers=True, verbose=False)
+        self._module = ForecastModule(self._network.as_dict(), opts.learning_rate)
+        best = KeepBestWeights()
+        train_data = WindowBatches(train, opts.batch_size, shuffle=True, seed=opts.seed,
+                                   buffer_windows=opts.shuffle_buffer)
+        val_loader = self._loader(val)
+        start = time.perf_counter()
+        with _quiet_lightning():
+            trainer = self._trainer(callbacks=[best], max_epochs=opts.epochs)
+            trainer.fit(self._module, DataLoader(train_data, batch_size=None), val_loader)
+        wall = time.perf_counter() - start
+        if best.state is not None:
+            self._module.load_state_dict(best.state)
+        self._module.cpu().eval()
+        return FitResult(
+            epochs=trainer.current_epoch,
+            steps=trainer.global_step,
+            windows_seen=self._module.windows_seen,
+            wall_s=wall,
+            best_val_loss=best.best,
+        )
+
+    def test_loss(self, test: WindowStream) -> float:
+        with _quiet_lightning():
+            trainer = self._trainer(callbacks=[], max_epochs=1)
+            out = trainer.test(self._module, self._loader(test), verbose=False)
+        self._module.cpu().eval()
+        return float(out[0]["test_loss"])
+
+    def predict(self, x: FloatArray) -> FloatArray:
+        with torch.inference_mode():
+            y = self._module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        return y.numpy()  # type: ignore[no-any-return]
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        state = {k: v.cpu() for k, v in self._module.state_dict().items()}
+        torch.save({"format": FORMAT, "network": self._network.as_dict(), "state_dict": state}, buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "model") -> "LightningForecaster":
+        try:
+            ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+            if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+                raise ValueError("unknown format")
+            raw = dict(ckpt["network"])
+            if raw.get("target_inputs") is not None:
+                raw["target_inputs"] = tuple(raw["target_inputs"])
+            forecaster = cls(NetworkConfig(**raw), TrainingOptions())
+            forecaster._module.load_state_dict(ckpt["state_dict"])
+        except Exception as e:  # torch raises many kinds on a truncated or foreign file
+            raise ArtifactCorrupt(f"{origin}: not a thunder model checkpoint ({_short(e)})") from None
+        forecaster._module.eval()
+        return forecaster
+
+    def _trainer(self, callbacks: list[pl.Callback], max_epochs: int) -> pl.Trainer:
+        opts = self._options
+        return pl.Trainer(
+            max_epochs=max_epochs,
+            max_steps=opts.max_steps if opts.max_steps is not None else -1,
+            accelerator=opts.accelerator,
+            devices=opts.devices,
+            precision=opts.precision,  # type: ignore[arg-type]
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=opts.progress,
+            num_sanity_val_steps=0,
+        )
+
+    def _loader(self, stream: WindowStream) -> DataLoader[Any]:
+        return DataLoader(WindowBatches(stream, self._options.batch_size), batch_size=None)
+
+
+class _quiet_lightning:  # noqa: N801 - used as a context manager
+    """Silence Lightning's banner lines (GPU available..., tips) that would bury thunder's summary."""
+
+    NAMES = ("pytorch_lightning", "pytorch_lightning.utilities.rank_zero",
+             "pytorch_lightning.accelerators.cuda")
+
+    def __enter__(self) -> None:
+        self._levels = {n: logging.getLogger(n).level for n in self.NAMES}
+        for name in self.NAMES:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        self._warnings = warnings.catch_warnings()
+        self._warnings.__enter__()
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        warnings.filterwarnings("ignore", message=".*IterableDataset.*")
+        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+
+    def __exit__(self, *exc: object) -> None:
+        self._warnings.__exit__(*exc)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return text[0][:200] if text else type(e).__name__

@@ -1,0 +1,153 @@
+"""The xLSTM forecaster network: a plain nn.Module, no Lightning.
+
+  x [B, past, F] -> (per-window normalisation) -> Linear -> [mLSTM | sLSTM block] x num_layers
+    -> LayerNorm -> last state -> Linear -> [B, future, T] -> (de-normalise)
+
+Blocks follow the paper's residual pre-norm designs: the mLSTM block up-projects first (gate
+branch, causal conv, multi-head matrix memory, learnable skip), the sLSTM block runs the
+recurrent cell at model width and follows it with a gated feed-forward.
+"""
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    num_features: int
+    num_targets: int
+    past_steps: int
+    future_steps: int
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    dropout: float = 0.2
+    block_pattern: str = "ms"
+    # positions of the targets among the input features; set when targets are fed as inputs, so
+    # the window's own level and scale can be removed and restored (RevIN-style)
+    target_inputs: tuple[int, ...] | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["target_inputs"] = list(self.target_inputs) if self.target_inputs is not None else None
+        return d
+
+    def blocks(self) -> str:
+        """Block kinds for each layer: the pattern repeated to num_layers ('ms' -> 'msms...')."""
+        return (self.block_pattern * self.num_layers)[: self.num_layers]
+
+
+class CausalConv(nn.Module):
+    def __init__(self, channels: int, kernel: int = 4) -> None:
+        super().__init__()
+        self.pad = kernel - 1
+        self.conv = nn.Conv1d(channels, channels, kernel, groups=channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.pad(x.transpose(1, 2), (self.pad, 0))  # [B, L, C] -> [B, C, pad + L]
+        return self.conv(x).transpose(1, 2)  # [B, C, L] -> [B, L, C]
+
+
+class MLSTMBlock(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float, proj_factor: int = 2) -> None:
+        super().__init__()
+        inner = proj_factor * hidden
+        self.heads = heads
+        self.norm = nn.LayerNorm(hidden)
+        self.up = nn.Linear(hidden, 2 * inner)
+        self.conv = CausalConv(inner)
+        self.q = nn.Linear(inner, inner)
+        self.k = nn.Linear(inner, inner)
+        self.v = nn.Linear(inner, inner)
+        self.gates = nn.Linear(2 * inner, 2 * heads)  # i~, f~ per head
+        self.out_norm = nn.GroupNorm(heads, inner)  # per-head normalisation of h~
+        self.skip = nn.Parameter(torch.ones(inner))
+        self.down = nn.Linear(inner, hidden)
+        self.drop = nn.Dropout(dropout)
+        with torch.no_grad():  # forget gates start open, input gates near zero (as the paper's code)
+            self.gates.bias[heads:].copy_(torch.linspace(3.0, 6.0, heads))
+            self.gates.bias[:heads].normal_(std=0.1)
+            self.gates.weight.zero_()
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, L, _ = x.shape
+        a, gate = self.up(self.norm(x)).chunk(2, dim=-1)  # [B, L, H] -> 2 x [B, L, inner]
+        ac = F.silu(self.conv(a))  # [B, L, inner]
+        heads = lambda t: t.view(B, L, self.heads, -1).transpose(1, 2)  # noqa: E731 [B, L, inner] -> [B, NH, L, DH]
+        i_pre, f_pre = self.gates(torch.cat([ac, a], -1)).transpose(1, 2).chunk(2, dim=1)  # 2 x [B, NH, L]
+        h = mlstm_parallel(heads(self.q(ac)), heads(self.k(ac)), heads(self.v(a)), i_pre, f_pre)  # [B, NH, L, DH]
+        h = h.transpose(1, 2).reshape(B * L, -1)  # [B, NH, L, DH] -> [B * L, inner]
+        h = self.out_norm(h).view(B, L, -1) + self.skip * ac  # [B, L, inner]
+        return x + self.drop(self.down(h * F.silu(gate)))  # [B, L, inner] -> [B, L, H]
+
+
+class SLSTMBlock(nn.Module):
+    def __init__(self, hidden: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(hidden)
+        self.conv = CausalConv(hidden)
+        self.w_if = nn.Linear(hidden, 2 * hidden)  # i~, f~ from the conv branch
+        self.w_zo = nn.Linear(hidden, 2 * hidden)  # z~, o~ from the normed input
+        self.cell = SLSTMCell(hidden, heads)
+        self.out_norm = nn.GroupNorm(heads, hidden)
+        ff = (4 * hidden + 2) // 3
+        self.ffn_norm = nn.LayerNorm(hidden)
+        self.ffn_up = nn.Linear(hidden, 2 * ff)
+        self.ffn_down = nn.Linear(ff, hidden)
+        self.drop = nn.Dropout(dropout)
+        with torch.no_grad():
+            self.w_if.bias[hidden:].copy_(torch.linspace(3.0, 6.0, hidden))
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, L, H = x.shape
+        xn = self.norm(x)  # [B, L, H]
+        i_pre, f_pre = self.w_if(F.silu(self.conv(xn))).chunk(2, dim=-1)  # 2 x [B, L, H]
+        z_pre, o_pre = self.w_zo(xn).chunk(2, dim=-1)  # 2 x [B, L, H]
+        wx = torch.stack([z_pre, i_pre, f_pre, o_pre], dim=2)  # [B, L, 4, H]
+        h = self.cell(wx.view(B, L, 4, self.heads, H // self.heads))  # [B, L, 4, NH, DH] -> [B, L, H]
+        h = self.out_norm(h.reshape(B * L, H)).view(B, L, H).to(x.dtype)  # [B, L, H]
+        x = x + self.drop(h)
+        u, g = self.ffn_up(self.ffn_norm(x)).chunk(2, dim=-1)  # 2 x [B, L, ff]
+        return x + self.drop(self.ffn_down(F.gelu(g) * u))  # [B, L, ff] -> [B, L, H]
+
+
+class XLSTMForecaster(nn.Module):
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        H = cfg.hidden_size
+        self.embed = nn.Linear(cfg.num_features, H)
+        self.blocks = nn.ModuleList(
+            MLSTMBlock(H, cfg.num_heads, cfg.dropout)
+            if kind == "m"
+            else SLSTMBlock(H, cfg.num_heads, cfg.dropout)
+            for kind in cfg.blocks()
+        )
+        self.norm = nn.LayerNorm(H)
+        self.head = nn.Linear(H, cfg.future_steps * cfg.num_targets)
+        targets = list(cfg.target_inputs) if cfg.target_inputs is not None else []
+        self.register_buffer("target_inputs", torch.tensor(targets, dtype=torch.long), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: [B, past, F] scaled inputs -> [B, future, T] scaled forecasts."""
+        B = x.shape[0]
+        revin = self.cfg.target_inputs is not None
+        if revin:
+            mu = x.mean(dim=1, keepdim=True).detach()  # [B, 1, F]
+            sd = (x.var(dim=1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()  # [B, 1, F]
+            x = (x - mu) / sd  # [B, past, F]
+        h = self.embed(x)  # [B, past, F] -> [B, past, H]
+        for block in self.blocks:
+            h = block(h)  # [B, past, H]
+        y = self.head(self.norm(h[:, -1]))  # [B, H] -> [B, future * T]
+        y = y.view(B, self.cfg.future_steps, self.cfg.num_targets)  # [B, future, T]
+        if revin:
+            idx = self.target_inputs
+            y = y * sd[:, :, idx] + mu[:, :, idx]  # [B, future, T] in the scaled units again
+        return y

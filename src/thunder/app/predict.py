@@ -1,0 +1,75 @@
+"""Use cases for serving: load the trained artifacts once, then forecast from a client's history."""
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from thunder.app.settings import Settings
+from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.history import Record, future_timestamps, history_matrix
+from thunder.domain.ports import ArtifactStore, Forecaster, Preprocessor
+from thunder.domain.values import ForecastRow, ModelCard
+
+ForecasterLoader = Callable[[bytes, str], Forecaster]
+PreprocessorLoader = Callable[[bytes, str], Preprocessor]
+
+
+class Forecast:
+    """Forecasts future_steps rows, in the data's own units, from the last past_steps records."""
+
+    def __init__(self, forecaster: Forecaster, preprocessor: Preprocessor, card: ModelCard) -> None:
+        self._forecaster = forecaster
+        self._preprocessor = preprocessor
+        self.card = card
+        self.loaded_at = time.time()
+
+    def __call__(self, records: Sequence[Record]) -> list[ForecastRow]:
+        cols, window = self.card.columns, self.card.window
+        history = history_matrix(records, cols.inputs, window.past_steps)  # [past, inputs]
+        x = self._preprocessor.transform(history, cols.inputs)[None]  # [1, past, inputs]
+        y = self._forecaster.predict(x)[0]  # [future, targets], scaled
+        y = self._preprocessor.inverse_transform(y, cols.targets)
+        stamps = future_timestamps(records, cols.time, window.future_steps)
+        return [
+            ForecastRow(
+                step=k + 1,
+                values={t: float(y[k, j]) for j, t in enumerate(cols.targets)},
+                timestamp=stamps[k] if stamps else None,
+            )
+            for k in range(window.future_steps)
+        ]
+
+
+class LoadModel:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ArtifactStore,
+        forecaster_loader: ForecasterLoader,
+        preprocessor_loader: PreprocessorLoader,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._load_forecaster = forecaster_loader
+        self._load_preprocessor = preprocessor_loader
+
+    def __call__(self) -> Forecast:
+        s = self._settings
+        card = _card(self._store.read(s.card_path()), s.card_path())
+        pre = self._load_preprocessor(self._store.read(s.preprocessor_path), s.preprocessor_path)
+        if tuple(pre.columns) != card.columns.scaled:
+            raise ArtifactCorrupt(
+                f"{s.preprocessor_path}: its columns {list(pre.columns)} do not match the model "
+                f"card's {list(card.columns.scaled)}; were they written by different runs?"
+            )
+        forecaster = self._load_forecaster(self._store.read(s.model_path), s.model_path)
+        return Forecast(forecaster, pre, card)
+
+
+def _card(data: bytes, origin: str) -> ModelCard:
+    try:
+        raw: Any = json.loads(data)
+        return ModelCard.from_dict(raw)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactCorrupt(f"{origin}: not a valid model card ({e})") from None

@@ -1,0 +1,185 @@
+"""Settings mirroring config.json, loaded with pydantic-settings.
+
+Sources, first wins: THUNDER_* environment variables (nested with `__`, e.g.
+THUNDER_TRAINING_CONFIG__EPOCHS=1), then the JSON file, then defaults. Every problem becomes one
+ConfigError naming the file and the field path.
+"""
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    JsonConfigSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from thunder.domain.errors import ConfigError
+from thunder.domain.values import Columns, WindowSpec
+
+DEFAULT_CONFIG = "config.json"
+TIME_COLUMN_GUESSES = ("date", "ds", "timestamp")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TrainingConfig(_Strict):
+    epochs: int = Field(10, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="cap on optimizer steps")
+    seed: int = 42
+    accelerator: str = "auto"
+    devices: int | Literal["auto"] = "auto"
+    precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
+
+
+class ModelConfig(_Strict):
+    num_features: int = Field(ge=1)
+    hidden_size: int = Field(64, ge=1)
+    num_layers: int = Field(2, ge=1)
+    future_steps: int = Field(ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    dropout: float = Field(0.2, ge=0, lt=1)
+    num_attention_heads: int = Field(4, ge=1)
+    block_pattern: str = Field("ms", pattern=r"^[ms]+$", description="m = mLSTM, s = sLSTM")
+
+
+class SplitConfig(_Strict):
+    past_steps: int = Field(ge=1)
+    future_steps: int = Field(ge=1)
+    train_ratio: float = Field(0.7, gt=0, lt=1)
+    val_ratio: float = Field(0.15, ge=0, lt=1)
+    batch_size: int = Field(32, ge=1)
+
+
+class PreprocessingConfig(_Strict):
+    numerical_features: list[str] = []
+    target_variables: list[str] = Field(min_length=1)
+    use_target_as_feature: bool = True
+    time_column: str | None = None
+    split_config: SplitConfig
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="THUNDER_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    training_config: TrainingConfig = TrainingConfig()
+    preprocessor_path: str
+    model_path: str
+    # `model_config` is pydantic's own attribute, so the field has another name (see STYLE.md)
+    network: ModelConfig = Field(validation_alias=AliasChoices("model_config", "network"))
+    preprocessing_config: PreprocessingConfig
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Settings":
+        pre, split, net = self.preprocessing_config, self.preprocessing_config.split_config, self.network
+        if net.future_steps != split.future_steps:
+            raise ValueError(
+                f"model_config.future_steps ({net.future_steps}) must equal "
+                f"preprocessing_config.split_config.future_steps ({split.future_steps})"
+            )
+        if split.train_ratio + split.val_ratio >= 1:
+            raise ValueError(
+                f"preprocessing_config.split_config: train_ratio + val_ratio "
+                f"({split.train_ratio} + {split.val_ratio}) leaves no test rows; keep it below 1"
+            )
+        inputs = self.columns(None).inputs
+        if not inputs:
+            raise ValueError(
+                "preprocessing_config: no input features (numerical_features is empty and "
+                "use_target_as_feature is false)"
+            )
+        if net.num_features != len(inputs):
+            raise ValueError(
+                f"model_config.num_features ({net.num_features}) must equal the number of input "
+                f"features ({len(inputs)}: {', '.join(inputs)})"
+            )
+        if net.hidden_size % net.num_attention_heads:
+            raise ValueError(
+                f"model_config.hidden_size ({net.hidden_size}) must be divisible by "
+                f"model_config.num_attention_heads ({net.num_attention_heads})"
+            )
+        if len(set(pre.target_variables)) != len(pre.target_variables):
+            raise ValueError("preprocessing_config.target_variables has duplicates")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = os.environ.get("THUNDER_CONFIG", DEFAULT_CONFIG)
+        json_source = JsonConfigSettingsSource(settings_cls, json_file=path, deep_merge=True)
+        return init_settings, env_settings, json_source
+
+    @property
+    def window(self) -> WindowSpec:
+        split = self.preprocessing_config.split_config
+        return WindowSpec(split.past_steps, split.future_steps)
+
+    def columns(self, header: list[str] | None) -> Columns:
+        """Input and target columns; the time column resolved against the CSV header if given."""
+        pre = self.preprocessing_config
+        targets = tuple(pre.target_variables)
+        extra = tuple(c for c in pre.numerical_features if c not in targets or not pre.use_target_as_feature)
+        inputs = (targets if pre.use_target_as_feature else ()) + tuple(dict.fromkeys(extra))
+        time = pre.time_column
+        if time is None and header is not None:
+            time = next((c for c in TIME_COLUMN_GUESSES if c in header), None)
+        return Columns(inputs=inputs, targets=targets, time=time)
+
+    def card_path(self) -> str:
+        return str(Path(self.model_path).with_suffix(".card.json"))
+
+
+def load_settings(path: str | None = None) -> Settings:
+    """Read config.json (or `path`, or $THUNDER_CONFIG) plus env overrides; ConfigError on any problem."""
+    file = path or os.environ.get("THUNDER_CONFIG") or DEFAULT_CONFIG
+    try:
+        raw = Path(file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: config file not found (pass --config or set THUNDER_CONFIG)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{file}: cannot read config ({e})") from None
+    try:
+        if not isinstance(json.loads(raw), dict):
+            raise ConfigError(f"{file}: the config must be a JSON object")
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{file}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+    previous = os.environ.get("THUNDER_CONFIG")
+    os.environ["THUNDER_CONFIG"] = file
+    try:
+        return Settings()  # type: ignore[call-arg]
+    except ValidationError as e:
+        raise ConfigError(f"{file}: {_describe(e)}", field=_loc(e.errors()[0])) from None
+    finally:
+        if previous is None:
+            del os.environ["THUNDER_CONFIG"]
+        else:
+            os.environ["THUNDER_CONFIG"] = previous
+
+
+def _loc(error: Any) -> str:
+    parts = [str(p) for p in error.get("loc", ())]
+    return ".".join("model_config" if p == "network" else p for p in parts)
+
+
+def _describe(e: ValidationError) -> str:
+    first = e.errors()[0]
+    loc = _loc(first)
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling against docs/configuration.md)"
+    more = f" (and {e.error_count() - 1} more problem(s))" if e.error_count() > 1 else ""
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"

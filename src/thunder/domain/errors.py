@@ -1,0 +1,62 @@
+"""One error tree for everything a user can get wrong.
+
+Adapters translate library exceptions into these at their boundary; the CLI prints one line per
+error and the API maps them to 4xx responses. Messages name the file, row, column or field.
+"""
+
+
+class ThunderError(Exception):
+    """Base of every error thunder raises on purpose."""
+
+    code = "thunder_error"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class ConfigError(ThunderError):
+    code = "invalid_config"
+
+
+class DataError(ThunderError):
+    code = "invalid_data"
+
+
+class MissingColumn(DataError):
+    code = "missing_column"
+
+
+class MalformedRow(DataError):
+    code = "malformed_row"
+
+
+class NonFiniteValue(DataError):
+    code = "non_finite_value"
+
+
+class NotEnoughData(DataError):
+    code = "not_enough_data"
+
+
+class ArtifactError(ThunderError):
+    code = "artifact_error"
+
+
+class ArtifactNotFound(ArtifactError):
+    code = "artifact_not_found"
+
+
+class ArtifactCorrupt(ArtifactError):
+    code = "artifact_corrupt"
+
+
+class NotFitted(ThunderError):
+    code = "not_fitted"
+
+
+class InvalidHistory(ThunderError):
+    """A /predict body that cannot be forecast from: names the row and column."""
+
+    code = "invalid_history"

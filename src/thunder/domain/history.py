@@ -1,0 +1,72 @@
+"""Turn a /predict body (records as `df.to_dict(orient="records")` gives them) into model input.
+
+Pure Python: it checks every row and column a client sent and names the first bad one.
+"""
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from thunder.domain.errors import InvalidHistory
+from thunder.domain.values import FloatArray
+
+Record = Mapping[str, object]
+
+
+def history_matrix(records: Sequence[Record], columns: Sequence[str], rows: int) -> FloatArray:
+    """The last `rows` records as a [rows, len(columns)] float32 matrix."""
+    if len(records) < rows:
+        raise InvalidHistory(
+            f"need at least {rows} rows of history (past_steps), got {len(records)}", field="data"
+        )
+    tail = records[len(records) - rows :]
+    first = len(records) - rows
+    out = np.empty((rows, len(columns)), dtype=np.float32)
+    for r, record in enumerate(tail):
+        for c, name in enumerate(columns):
+            field = f"data[{first + r}].{name}"
+            if name not in record:
+                raise InvalidHistory(f"row {first + r} has no column '{name}'", field=field)
+            value = record[name]
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidHistory(
+                    f"row {first + r}, column '{name}': {value!r} is not a number", field=field
+                )
+            if not math.isfinite(value):
+                raise InvalidHistory(
+                    f"row {first + r}, column '{name}': {value!r} is not a finite number",
+                    field=field,
+                )
+            out[r, c] = value
+    return out
+
+
+def future_timestamps(records: Sequence[Record], column: str | None, steps: int) -> list[str] | None:
+    """Timestamps of the next `steps` rows, when the history has a regular time column.
+
+    The step is the spacing of the last rows; the output keeps the input's format (date-only in,
+    date-only out). Irregular or unparsable times give None: the forecast is still valid.
+    """
+    if column is None or len(records) < 2:
+        return None
+    raw = [records[i].get(column) for i in range(max(0, len(records) - 3), len(records))]
+    if not all(isinstance(v, str) for v in raw):
+        return None
+    try:
+        times = [datetime.fromisoformat(str(v)) for v in raw]
+    except ValueError:
+        return None
+    deltas = {b - a for a, b in zip(times, times[1:], strict=False)}
+    if len(deltas) != 1:
+        return None
+    step: timedelta = deltas.pop()
+    if step <= timedelta(0):
+        return None
+    date_only = len(str(raw[-1])) == 10
+    out = []
+    for k in range(1, steps + 1):
+        t = times[-1] + k * step
+        out.append(t.date().isoformat() if date_only else t.isoformat(sep=" "))
+    return out

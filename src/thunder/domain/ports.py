@@ -1,0 +1,67 @@
+"""The ports: what the use cases need from the outside world, as structural protocols.
+
+Adapters and test fakes implement them without inheriting; the container's provider annotations
+make mypy check that each adapter still fits its port.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Protocol
+
+from thunder.domain.values import Chunk, FitResult, FloatArray, WindowBatch
+
+# A stream of window batches that restarts on every iter(): each epoch reads the data again.
+WindowStream = Iterable[WindowBatch]
+
+
+class ChunkSource(Protocol):
+    """Rows of a table, read in bounded chunks. `chunks()` starts from the top on every call."""
+
+    @property
+    def name(self) -> str: ...
+
+    def header(self) -> Sequence[str]: ...
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[Chunk]: ...
+
+    def fingerprint(self) -> str: ...
+
+
+class Preprocessor(Protocol):
+    """Scales every numeric column; fitted incrementally on the train rows only."""
+
+    @property
+    def columns(self) -> Sequence[str]: ...
+
+    def partial_fit(self, values: FloatArray) -> None: ...
+
+    def transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
+        """Scale `values` [..., len(columns)] whose last axis holds `columns` (any subset)."""
+        ...
+
+    def inverse_transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
+        """Undo `transform`: back to the data's own units."""
+        ...
+
+    def to_bytes(self) -> bytes: ...
+
+
+class Forecaster(Protocol):
+    """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets]."""
+
+    def fit(self, train: WindowStream, val: WindowStream) -> FitResult: ...
+
+    def test_loss(self, test: WindowStream) -> float: ...
+
+    def predict(self, x: FloatArray) -> FloatArray: ...
+
+    def to_bytes(self) -> bytes: ...
+
+
+class ArtifactStore(Protocol):
+    """Keeps trained artifacts. `write_all` is all-or-nothing: on any failure nothing changes."""
+
+    def read(self, path: str) -> bytes: ...
+
+    def write_all(self, files: Mapping[str, bytes]) -> None: ...

@@ -1,0 +1,150 @@
+"""Plain values that cross the layers. Arrays are numpy; nothing here knows a framework."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """A training example is `past_steps` rows of inputs followed by `future_steps` target rows."""
+
+    past_steps: int
+    future_steps: int
+
+    @property
+    def length(self) -> int:
+        return self.past_steps + self.future_steps
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which CSV columns feed the model and which it forecasts.
+
+    `inputs` is the model's feature order; `targets` the order of the forecast's last axis.
+    `scaled` is every numeric column the preprocessor sees (inputs and targets, no duplicates).
+    """
+
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    time: str | None = None
+
+    @property
+    def scaled(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(self.inputs + self.targets))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Up to `--size` consecutive rows of the numeric columns, in `Columns.scaled` order.
+
+    `start` is the 0-based data row (header excluded) of `values[0]`.
+    """
+
+    start: int
+    values: FloatArray  # [rows, len(columns)]
+
+
+@dataclass(frozen=True)
+class WindowBatch:
+    """Windows cut from the (scaled) series.
+
+    x: [n, past_steps, n_inputs]; y: [n, future_steps, n_targets];
+    last: [n, n_targets], the last observed target row before the forecast (for naive baselines).
+    """
+
+    x: FloatArray
+    y: FloatArray
+    last: FloatArray
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Row ranges by position. A window belongs to the split that holds all its target rows."""
+
+    rows: int
+    train: range
+    val: range
+    test: range
+
+
+@dataclass(frozen=True)
+class FitResult:
+    epochs: int
+    steps: int
+    windows_seen: int
+    wall_s: float
+    best_val_loss: float | None
+
+
+@dataclass(frozen=True)
+class ErrorStats:
+    mae: float
+    rmse: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"mae": self.mae, "rmse": self.rmse}
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    step: int
+    values: Mapping[str, float]
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a served model is: written beside the weights, returned by `GET /`."""
+
+    columns: Columns
+    window: WindowSpec
+    config: Mapping[str, Any]
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    trained_at: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "columns": {
+                "inputs": list(self.columns.inputs),
+                "targets": list(self.columns.targets),
+                "time": self.columns.time,
+            },
+            "window": {
+                "past_steps": self.window.past_steps,
+                "future_steps": self.window.future_steps,
+            },
+            "config": dict(self.config),
+            "metrics": dict(self.metrics),
+            "data": dict(self.data),
+            "versions": dict(self.versions),
+            "trained_at": self.trained_at,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> ModelCard:
+        cols = raw["columns"]
+        window = raw["window"]
+        return cls(
+            columns=Columns(
+                inputs=tuple(cols["inputs"]), targets=tuple(cols["targets"]), time=cols["time"]
+            ),
+            window=WindowSpec(int(window["past_steps"]), int(window["future_steps"])),
+            config=raw.get("config", {}),
+            metrics=raw.get("metrics", {}),
+            data=raw.get("data", {}),
+            versions=raw.get("versions", {}),
+            trained_at=str(raw.get("trained_at", "")),
+        )

@@ -1,0 +1,132 @@
+"""FastAPI app factory. The container is built at the edge and handed in; nothing loads at import.
+
+No `from __future__ import annotations` here: FastAPI reads the annotations at runtime.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from thunder.app.predict import Forecast
+from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
+from thunder.entrypoints.schemas import ErrorResponse, PredictRequest, PredictResponse
+
+MAX_BODY_BYTES = 1 << 20
+
+
+def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    started = time.time()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.predictor = container.predictor()  # loaded once per process
+        yield
+
+    app = FastAPI(title="thunder", version="0.1.0", lifespan=lifespan,
+                  responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}})
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+
+    @app.get("/")
+    def health(request: Request) -> dict[str, Any]:
+        predictor: Forecast = request.app.state.predictor
+        return {
+            "status": "ok",
+            "model": predictor.card.as_dict(),
+            "uptime_s": round(time.time() - started, 3),
+        }
+
+    @app.post("/predict", response_model=PredictResponse)
+    def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
+        predictor: Forecast = request.app.state.predictor
+        time_key = predictor.card.columns.time or "timestamp"
+        rows = []
+        for row in predictor(body.data):
+            out: dict[str, Any] = {"step": row.step}
+            if row.timestamp is not None:
+                out[time_key] = row.timestamp
+            out.update(row.values)
+            rows.append(out)
+        return {"predictions": rows}
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in first.get("loc", ()) if p != "body"]
+        field = ".".join(loc) or None
+        msg = first.get("msg", "invalid request body")
+        return _error(422, "invalid_body", f"{field}: {msg}" if field else msg, field)
+
+    @app.exception_handler(InvalidHistory)
+    async def invalid_history(request: Request, exc: InvalidHistory) -> JSONResponse:
+        return _error(422, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(ArtifactError)
+    async def no_model(request: Request, exc: ArtifactError) -> JSONResponse:
+        return _error(503, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(ThunderError)
+    async def thunder_error(request: Request, exc: ThunderError) -> JSONResponse:
+        return _error(422, exc.code, exc.message, exc.field)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: config from $THUNDER_CONFIG."""
+    from thunder.app.container import Container
+    from thunder.app.settings import load_settings
+
+    container = Container()
+    container.settings.override(load_settings())
+    return create_app(container)
+
+
+def _error(status: int, code: str, message: str, field: str | None) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSONResponse(status_code=status, content=body)
+
+
+class BodyLimit:
+    """Rejects bodies over `max_bytes` with 413 before they are parsed, declared length or not."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._reject(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._reject(scope, receive, send)
+
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "body_too_large", f"request body over {self.max_bytes} bytes", None)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

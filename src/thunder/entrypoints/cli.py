@@ -1,0 +1,129 @@
+"""`python -m thunder ...`: the click CLI. Every ThunderError ends as one line on stderr, exit 1."""
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from thunder.domain.errors import ThunderError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+config_option = click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="config.json to use (default: $THUNDER_CONFIG, else ./config.json).",
+)
+
+
+def _container(ctx: click.Context, config: str | None) -> Any:
+    """The container the caller prepared (tests pass one as obj), else a fresh one from config."""
+    from thunder.app.container import Container  # imported late: `--help` needs no torch
+    from thunder.app.settings import load_settings
+
+    container = ctx.obj if ctx.obj is not None else Container()
+    if not container.settings.overridden:
+        container.settings.override(load_settings(config))
+    return container
+
+
+class UserError(click.ClickException):
+    """A ThunderError as the CLI shows it: one line, no traceback, exit 1."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"thunder: error: {self.message}", err=True)
+
+
+class ThunderGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ThunderError as e:
+            raise UserError(e.message) from None
+        except KeyboardInterrupt:
+            raise UserError("interrupted; the previous artifacts are unchanged") from None
+
+
+@click.group(cls=ThunderGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """thunder: train xLSTM forecasters on CSVs larger than memory, and serve them."""
+
+
+@cli.command()
+@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
+              help="CSV file with a header row.")
+@click.option("--size", type=click.IntRange(min=1), required=True,
+              help="Rows read per chunk; bounds memory.")
+@config_option
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the run summary as JSON here.")
+@click.pass_context
+def chunk(ctx: click.Context, input_path: str, size: int, config: str | None,
+          report_path: str | None) -> None:
+    """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
+    container = _container(ctx, config)
+    container.progress.override(sys.stderr.isatty())
+    source = container.chunk_source(path=input_path, chunk_size=size)
+    report = container.train_from_chunks()(source)
+    click.echo(format_summary(report))
+    if report_path:
+        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+        click.echo(f"report: {report_path}")
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.pass_context
+def serve(ctx: click.Context, config: str | None, host: str, port: int, workers: int) -> None:
+    """Serve the trained model over HTTP (FastAPI on uvicorn)."""
+    import uvicorn
+
+    from thunder.entrypoints.api import create_app
+
+    container = _container(ctx, config)
+    container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
+    if workers == 1:
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        return
+    if config:  # each worker process builds its own container from the same config
+        os.environ["THUNDER_CONFIG"] = config
+    uvicorn.run("thunder.entrypoints.api:app_from_env", factory=True, host=host, port=port,
+                workers=workers, log_level="info")
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    data, train, test = report["data"], report["train"], report["test"]
+    naive = report["baselines"]["naive_last"]
+    lines = [
+        f"data: {data['rows']} rows (train {data['train_rows']}, val {data['val_rows']}, "
+        f"test {data['test_rows']})",
+        f"train: {train['epochs']} epoch(s), {train['steps']} steps, {train['wall_s']:.1f} s, "
+        f"{train['windows_per_s']:.0f} windows/s",
+        f"test: {test['windows']} windows",
+        f"{'target':<16}{'MAE':>10}{'RMSE':>10}{'naive MAE':>12}{'naive RMSE':>12}{'MAE/naive':>11}",
+    ]
+    for target, stats in naive.items():
+        m = test[target]
+        ratio = m["mae"] / stats["mae"] if stats["mae"] else float("nan")
+        lines.append(
+            f"{target:<16}{m['mae']:>10.4f}{m['rmse']:>10.4f}{stats['mae']:>12.4f}"
+            f"{stats['rmse']:>12.4f}{ratio:>11.3f}"
+        )
+    arts = report.get("artifacts", {})
+    if arts:
+        lines.append(f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="thunder")
