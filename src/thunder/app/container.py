@@ -76,12 +76,14 @@ class Container(containers.DeclarativeContainer):
         forecaster_factory=forecaster.provider,
         store=artifact_store,
     )
+    forecaster_loader = providers.Object(LightningForecaster.from_bytes)
+    preprocessor_loader = providers.Object(SklearnPreprocessor.from_bytes)
     load_model: providers.Provider[LoadModel] = providers.Factory(
         LoadModel,
         settings=settings,
         store=artifact_store,
-        forecaster_loader=providers.Object(LightningForecaster.from_bytes),
-        preprocessor_loader=providers.Object(SklearnPreprocessor.from_bytes),
+        forecaster_loader=forecaster_loader,
+        preprocessor_loader=preprocessor_loader,
     )
     # serving loads the artifacts once per process
     predictor: providers.Provider[Forecast] = providers.Singleton(_load, load_model)

@@ -74,7 +74,9 @@ class Settings(BaseSettings):
     preprocessor_path: str
     model_path: str
     # `model_config` is pydantic's own attribute, so the field has another name (see STYLE.md)
-    network: ModelConfig = Field(validation_alias=AliasChoices("model_config", "network"))
+    network: ModelConfig = Field(
+        validation_alias=AliasChoices("model_config", "network"), serialization_alias="model_config"
+    )
     preprocessing_config: PreprocessingConfig
 
     @model_validator(mode="after")

@@ -93,7 +93,7 @@ class TrainFromChunks:
         card = ModelCard(
             columns=cols,
             window=window,
-            config=self._settings.model_dump(mode="json", by_alias=False),
+            config=self._settings.model_dump(mode="json", by_alias=True),
             metrics={"test": report["test"], "baselines": report["baselines"]},
             data=report["data"],
             versions=_versions(),

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thunder.app.predict import Forecast
 from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
@@ -60,6 +60,8 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         field = ".".join(loc) or None
         msg = first.get("msg", "invalid request body")
+        if first.get("type") == "json_invalid":
+            return _error(422, "invalid_json", f"request body is not valid JSON ({msg})", None)
         return _error(422, "invalid_body", f"{field}: {msg}" if field else msg, field)
 
     @app.exception_handler(InvalidHistory)
@@ -107,26 +109,32 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
+        # Read the (bounded) body here, so a chunked upload without a length is capped too.
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                return  # client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._reject(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = _error(413, "body_too_large", f"request body over {self.max_bytes} bytes", None)
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass

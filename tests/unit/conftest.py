@@ -1,0 +1,55 @@
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from dependency_injector import providers
+
+from tests.conftest import small_config
+from tests.unit.fakes import FakeForecaster, FakePreprocessor, InMemoryArtifactStore
+from thunder.app.container import Container
+from thunder.app.settings import Settings, load_settings
+
+
+def settings_from(tmp_path: Path, cfg: dict[str, Any]) -> Settings:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    return load_settings(str(path))
+
+
+def climate_like(rows: int = 200, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    return {
+        "meantemp": 20 + 8 * np.sin(t / 20) + rng.normal(0, 0.5, rows),
+        "humidity": 60 + rng.normal(0, 5, rows),
+    }
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    cfg = small_config(tmp_path)
+    cfg["model_config"]["future_steps"] = 3
+    cfg["preprocessing_config"]["split_config"].update(past_steps=8, future_steps=3)
+    return settings_from(tmp_path, cfg)
+
+
+@pytest.fixture
+def store() -> InMemoryArtifactStore:
+    return InMemoryArtifactStore()
+
+
+@pytest.fixture
+def container(settings: Settings, store: InMemoryArtifactStore) -> Iterator[Container]:
+    """The real container with every adapter swapped for a fake."""
+    c = Container()
+    c.settings.override(settings)
+    c.artifact_store.override(store)
+    c.preprocessor_factory.override(FakePreprocessor)
+    c.preprocessor_loader.override(FakePreprocessor.from_bytes)
+    c.forecaster_loader.override(FakeForecaster.from_bytes)
+    c.forecaster.override(providers.Factory(FakeForecaster, (0,), settings.window.future_steps))
+    yield c
+    c.unwire()

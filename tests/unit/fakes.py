@@ -1,0 +1,135 @@
+"""Small working implementations of the ports, for unit tests through the container."""
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from thunder.domain.errors import ArtifactError, ArtifactNotFound, MissingColumn
+from thunder.domain.ports import WindowStream
+from thunder.domain.values import Chunk, FitResult, FloatArray
+
+
+class FakeChunkSource:
+    """A table in memory, served in chunks; remembers the largest chunk it handed out."""
+
+    def __init__(
+        self, table: Mapping[str, Sequence[float]], chunk_size: int, name: str = "mem.csv",
+        time_column: str | None = "date",
+    ) -> None:
+        self._time = [time_column] if time_column else []
+        self._table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
+        self._size = chunk_size
+        self._name = name
+        self.largest_chunk = 0
+        self.passes = 0
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def header(self) -> Sequence[str]:
+        return self._time + list(self._table)
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[Chunk]:
+        missing = [c for c in columns if c not in self._table]
+        if missing:
+            raise MissingColumn(f"{self._name}: missing column(s) {missing}", field=missing[0])
+        self.passes += 1
+        values = np.stack([self._table[c] for c in columns], axis=1)  # [rows, columns]
+        for start in range(0, len(values), self._size):
+            block = values[start : start + self._size]
+            self.largest_chunk = max(self.largest_chunk, len(block))
+            yield Chunk(start=start, values=block)
+
+    def fingerprint(self) -> str:
+        return "fake-" + str(sum(len(v) for v in self._table.values()))
+
+
+class FakePreprocessor:
+    """Centres each column on the mean of the rows it was fitted on."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self._columns = tuple(columns)
+        self._sum = np.zeros(len(columns))
+        self.rows_fitted = 0
+
+    @property
+    def columns(self) -> Sequence[str]:
+        return self._columns
+
+    def partial_fit(self, values: FloatArray) -> None:
+        self._sum += values.sum(axis=0)
+        self.rows_fitted += len(values)
+
+    def _mean(self, columns: Sequence[str]) -> np.ndarray:
+        mean = self._sum / max(self.rows_fitted, 1)
+        return mean[[self._columns.index(c) for c in columns]]
+
+    def transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
+        return (values - self._mean(columns)).astype(np.float32)
+
+    def inverse_transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
+        return (values + self._mean(columns)).astype(np.float32)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"columns": self._columns, "sum": self._sum.tolist(),
+                           "rows": self.rows_fitted}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "") -> "FakePreprocessor":
+        raw = json.loads(data)
+        pre = cls(raw["columns"])
+        pre._sum = np.asarray(raw["sum"])
+        pre.rows_fitted = raw["rows"]
+        return pre
+
+
+class FakeForecaster:
+    """Forecasts the last input value of each target (a naive model); records what it was fed."""
+
+    def __init__(self, target_inputs: Sequence[int] = (0,), future_steps: int = 3) -> None:
+        self._targets = list(target_inputs)
+        self._future = future_steps
+        self.train_windows_per_epoch: list[int] = []
+        self.val_windows = 0
+
+    def fit(self, train: WindowStream, val: WindowStream) -> FitResult:
+        for _ in range(2):  # two epochs: the stream must restart
+            self.train_windows_per_epoch.append(sum(len(b) for b in train))
+        self.val_windows = sum(len(b) for b in val)
+        seen = sum(self.train_windows_per_epoch)
+        return FitResult(epochs=2, steps=seen, windows_seen=seen, wall_s=0.5, best_val_loss=0.0)
+
+    def test_loss(self, test: WindowStream) -> float:
+        return 0.0
+
+    def predict(self, x: FloatArray) -> FloatArray:
+        last = x[:, -1, self._targets]  # [n, T]
+        return np.repeat(last[:, None, :], self._future, axis=1)  # [n, future, T]
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"targets": self._targets, "future": self._future}).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "") -> "FakeForecaster":
+        raw = json.loads(data)
+        return cls(raw["targets"], raw["future"])
+
+
+class InMemoryArtifactStore:
+    def __init__(self, fail_on_commit: bool = False) -> None:
+        self.files: dict[str, bytes] = {}
+        self.fail_on_commit = fail_on_commit
+        self.commits = 0
+
+    def read(self, path: str) -> bytes:
+        if path not in self.files:
+            raise ArtifactNotFound(f"{path}: no such artifact")
+        return self.files[path]
+
+    def write_all(self, files: Mapping[str, bytes]) -> None:
+        if self.fail_on_commit:
+            raise ArtifactError("disk full (simulated)")
+        self.files.update(files)
+        self.commits += 1

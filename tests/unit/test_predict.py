@@ -1,0 +1,79 @@
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.unit.conftest import climate_like
+from tests.unit.fakes import FakeChunkSource
+from thunder.app.container import Container
+from thunder.domain.errors import ArtifactNotFound, InvalidHistory
+from thunder.domain.history import future_timestamps
+
+
+def records(rows: int, start_day: int = 1) -> list[dict[str, Any]]:
+    return [
+        {"date": f"2017-01-{start_day + i:02d}", "meantemp": 10.0 + i, "humidity": 50.0}
+        for i in range(rows)
+    ]
+
+
+@pytest.fixture
+def trained(container: Container) -> Container:
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    return container
+
+
+def test_forecast_is_in_the_data_units_with_dates(trained: Container) -> None:
+    rows = trained.predictor()(records(10))
+    assert [r.step for r in rows] == [1, 2, 3]
+    assert [r.timestamp for r in rows] == ["2017-01-11", "2017-01-12", "2017-01-13"]
+    # the fake model repeats the last value: 10 + 9, back in the data's own units
+    assert all(r.values["meantemp"] == pytest.approx(19.0, abs=1e-4) for r in rows)
+
+
+def test_only_the_last_past_steps_rows_are_used(trained: Container) -> None:
+    long = trained.predictor()(records(20))
+    assert long[0].values["meantemp"] == pytest.approx(29.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (records(5), "at least 8 rows"),
+        ([{**r, "meantemp": "warm"} if i == 9 else r for i, r in enumerate(records(10))], "row 9"),
+        ([{k: v for k, v in r.items() if k != "meantemp"} for r in records(10)], "no column 'meantemp'"),
+        ([{**r, "meantemp": math.nan} for r in records(10)], "not a finite number"),
+        ([{**r, "meantemp": None} for r in records(10)], "is not a number"),
+        ([{**r, "meantemp": True} for r in records(10)], "is not a number"),
+    ],
+)
+def test_bad_history_names_the_row_and_column(trained: Container, body: Any, needle: str) -> None:
+    with pytest.raises(InvalidHistory, match=needle):
+        trained.predictor()(body)
+
+
+def test_serving_without_a_trained_model_names_the_missing_file(container: Container) -> None:
+    with pytest.raises(ArtifactNotFound, match="card.json"):
+        container.predictor()
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        (["2016-12-30", "2016-12-31"], ["2017-01-01", "2017-01-02"]),
+        (["2018-02-20 22:00:00", "2018-02-20 23:00:00"], ["2018-02-21 00:00:00", "2018-02-21 01:00:00"]),
+        (["2017-01-01", "2017-01-03", "2017-01-04"], None),  # irregular
+        (["yesterday", "today"], None),
+    ],
+)
+def test_future_timestamps_follow_the_input_spacing_and_format(times: list[str], expected: Any) -> None:
+    recs = [{"date": t} for t in times]
+    assert future_timestamps(recs, "date", 2) == expected
+
+
+def test_history_matrix_is_float32() -> None:
+    from thunder.domain.history import history_matrix
+
+    m = history_matrix(records(3), ["meantemp", "humidity"], 2)
+    assert m.dtype == np.float32 and m.tolist() == [[11.0, 50.0], [12.0, 50.0]]

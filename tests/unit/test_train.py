@@ -1,0 +1,79 @@
+import json
+
+import numpy as np
+import pytest
+from dependency_injector import providers
+
+from tests.unit.conftest import climate_like
+from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
+from thunder.app.container import Container
+from thunder.app.settings import Settings
+from thunder.domain.errors import ArtifactError, MissingColumn, NotEnoughData
+
+
+def test_training_writes_model_preprocessor_and_card(
+    container: Container, settings: Settings, store: InMemoryArtifactStore
+) -> None:
+    report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=17))
+    assert set(store.files) == {settings.model_path, settings.preprocessor_path, settings.card_path()}
+    card = json.loads(store.files[settings.card_path()])
+    assert card["columns"]["targets"] == ["meantemp"]
+    assert card["window"] == {"past_steps": 8, "future_steps": 3}
+    assert card["config"]["model_config"]["hidden_size"] == 16
+    assert report["data"]["rows"] == 200
+    assert {"mae", "rmse"} <= set(report["test"]["meantemp"])
+
+
+def test_the_naive_model_scores_exactly_the_naive_baseline(container: Container) -> None:
+    report = container.train_from_chunks()(FakeChunkSource(climate_like(300), chunk_size=50))
+    model, naive = report["test"]["meantemp"], report["baselines"]["naive_last"]["meantemp"]
+    assert model["mae"] == pytest.approx(naive["mae"], rel=1e-5)
+    assert model["rmse"] == pytest.approx(naive["rmse"], rel=1e-5)
+    assert naive["mae"] > 0
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64, 1000])
+def test_every_train_window_is_seen_once_per_epoch_whatever_the_chunk_size(
+    container: Container, chunk_size: int
+) -> None:
+    from tests.unit.fakes import FakeForecaster
+
+    fake = FakeForecaster((0,), 3)
+    container.forecaster.override(providers.Object(fake))
+    source = FakeChunkSource(climate_like(200), chunk_size=chunk_size)
+    report = container.train_from_chunks()(source)
+    # train rows 0..140: origins 8..137 -> 130 windows, on each of the two epochs
+    assert fake.train_windows_per_epoch == [130, 130]
+    assert report["train"]["windows"] == 130
+    assert source.largest_chunk <= chunk_size
+
+
+def test_the_scaler_is_fitted_on_train_rows_only(container: Container) -> None:
+    from tests.unit.fakes import FakePreprocessor
+
+    made: list[FakePreprocessor] = []
+    container.preprocessor_factory.override(lambda cols: made.append(FakePreprocessor(cols)) or made[-1])
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=33))
+    assert made[0].rows_fitted == 140  # int(200 * 0.7)
+
+
+def test_a_failed_commit_keeps_the_previous_model(container: Container, settings: Settings) -> None:
+    store = InMemoryArtifactStore()
+    container.artifact_store.override(store)
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+    before = dict(store.files)
+    store.fail_on_commit = True
+    with pytest.raises(ArtifactError):
+        container.train_from_chunks()(FakeChunkSource(climate_like(200, seed=1), chunk_size=50))
+    assert store.files == before
+
+
+def test_a_missing_target_column_stops_before_training(container: Container, store: InMemoryArtifactStore) -> None:
+    with pytest.raises(MissingColumn, match="meantemp"):
+        container.train_from_chunks()(FakeChunkSource({"humidity": np.ones(100)}, chunk_size=10))
+    assert store.files == {}
+
+
+def test_too_little_data_names_the_split(container: Container) -> None:
+    with pytest.raises(NotEnoughData, match="the train split"):
+        container.train_from_chunks()(FakeChunkSource(climate_like(12), chunk_size=10))
