@@ -14,7 +14,10 @@ class FakeChunkSource:
     """A table in memory, served in chunks; remembers the largest chunk it handed out."""
 
     def __init__(
-        self, table: Mapping[str, Sequence[float]], chunk_size: int, name: str = "mem.csv",
+        self,
+        table: Mapping[str, Sequence[float]],
+        chunk_size: int,
+        name: str = "mem.csv",
         time_column: str | None = "date",
     ) -> None:
         self._time = [time_column] if time_column else []
@@ -73,8 +76,9 @@ class FakePreprocessor:
         return (values + self._mean(columns)).astype(np.float32)
 
     def to_bytes(self) -> bytes:
-        return json.dumps({"columns": self._columns, "sum": self._sum.tolist(),
-                           "rows": self.rows_fitted}).encode()
+        return json.dumps(
+            {"columns": self._columns, "sum": self._sum.tolist(), "rows": self.rows_fitted}
+        ).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "") -> "FakePreprocessor":

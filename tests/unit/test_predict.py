@@ -42,7 +42,10 @@ def test_only_the_last_past_steps_rows_are_used(trained: Container) -> None:
     [
         (records(5), "at least 8 rows"),
         ([{**r, "meantemp": "warm"} if i == 9 else r for i, r in enumerate(records(10))], "row 9"),
-        ([{k: v for k, v in r.items() if k != "meantemp"} for r in records(10)], "no column 'meantemp'"),
+        (
+            [{k: v for k, v in r.items() if k != "meantemp"} for r in records(10)],
+            "no column 'meantemp'",
+        ),
         ([{**r, "meantemp": math.nan} for r in records(10)], "not a finite number"),
         ([{**r, "meantemp": None} for r in records(10)], "is not a number"),
         ([{**r, "meantemp": True} for r in records(10)], "is not a number"),
@@ -54,7 +57,7 @@ def test_bad_history_names_the_row_and_column(trained: Container, body: Any, nee
 
 
 def test_serving_without_a_trained_model_names_the_missing_file(container: Container) -> None:
-    with pytest.raises(ArtifactNotFound, match="card.json"):
+    with pytest.raises(ArtifactNotFound, match=r"card\.json"):
         container.predictor()
 
 
@@ -62,12 +65,17 @@ def test_serving_without_a_trained_model_names_the_missing_file(container: Conta
     ("times", "expected"),
     [
         (["2016-12-30", "2016-12-31"], ["2017-01-01", "2017-01-02"]),
-        (["2018-02-20 22:00:00", "2018-02-20 23:00:00"], ["2018-02-21 00:00:00", "2018-02-21 01:00:00"]),
+        (
+            ["2018-02-20 22:00:00", "2018-02-20 23:00:00"],
+            ["2018-02-21 00:00:00", "2018-02-21 01:00:00"],
+        ),
         (["2017-01-01", "2017-01-03", "2017-01-04"], None),  # irregular
         (["yesterday", "today"], None),
     ],
 )
-def test_future_timestamps_follow_the_input_spacing_and_format(times: list[str], expected: Any) -> None:
+def test_future_timestamps_follow_the_input_spacing_and_format(
+    times: list[str], expected: Any
+) -> None:
     recs = [{"date": t} for t in times]
     assert future_timestamps(recs, "date", 2) == expected
 

@@ -46,8 +46,12 @@ def _bad(tmp_path: Path, change: Any) -> dict[str, Any]:
         (lambda c: c["model_config"].update(future_steps=6), "model_config.future_steps"),
         (lambda c: c["model_config"].update(num_features=3), "model_config.num_features"),
         (lambda c: c["model_config"].update(hidden_size=30, num_attention_heads=4), "hidden_size"),
-        (lambda c: c["preprocessing_config"]["split_config"].update(train_ratio=0.9, val_ratio=0.1),
-         "leaves no test rows"),
+        (
+            lambda c: c["preprocessing_config"]["split_config"].update(
+                train_ratio=0.9, val_ratio=0.1
+            ),
+            "leaves no test rows",
+        ),
         (lambda c: c["training_config"].update(epochs=0), "training_config.epochs"),
         (lambda c: c["training_config"].update(epochs="many"), "training_config.epochs"),
         (lambda c: c["training_config"].update(epocs=3), "training_config.epocs: unknown key"),

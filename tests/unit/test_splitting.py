@@ -7,7 +7,11 @@ from thunder.domain.values import WindowSpec
 
 def test_splits_rows_by_position_without_overlap() -> None:
     plan = plan_split(1462, 0.7, 0.15, WindowSpec(24, 12))
-    assert (plan.train, plan.val, plan.test) == (range(0, 1023), range(1023, 1242), range(1242, 1462))
+    assert (plan.train, plan.val, plan.test) == (
+        range(0, 1023),
+        range(1023, 1242),
+        range(1242, 1462),
+    )
 
 
 def test_val_and_test_windows_take_their_inputs_from_the_rows_before_them() -> None:

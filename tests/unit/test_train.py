@@ -15,7 +15,11 @@ def test_training_writes_model_preprocessor_and_card(
     container: Container, settings: Settings, store: InMemoryArtifactStore
 ) -> None:
     report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=17))
-    assert set(store.files) == {settings.model_path, settings.preprocessor_path, settings.card_path()}
+    assert set(store.files) == {
+        settings.model_path,
+        settings.preprocessor_path,
+        settings.card_path(),
+    }
     card = json.loads(store.files[settings.card_path()])
     assert card["columns"]["targets"] == ["meantemp"]
     assert card["window"] == {"past_steps": 8, "future_steps": 3}
@@ -52,7 +56,9 @@ def test_the_scaler_is_fitted_on_train_rows_only(container: Container) -> None:
     from tests.unit.fakes import FakePreprocessor
 
     made: list[FakePreprocessor] = []
-    container.preprocessor_factory.override(lambda cols: made.append(FakePreprocessor(cols)) or made[-1])
+    container.preprocessor_factory.override(
+        lambda cols: made.append(FakePreprocessor(cols)) or made[-1]
+    )
     container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=33))
     assert made[0].rows_fitted == 140  # int(200 * 0.7)
 
@@ -68,7 +74,9 @@ def test_a_failed_commit_keeps_the_previous_model(container: Container, settings
     assert store.files == before
 
 
-def test_a_missing_target_column_stops_before_training(container: Container, store: InMemoryArtifactStore) -> None:
+def test_a_missing_target_column_stops_before_training(
+    container: Container, store: InMemoryArtifactStore
+) -> None:
     with pytest.raises(MissingColumn, match="meantemp"):
         container.train_from_chunks()(FakeChunkSource({"humidity": np.ones(100)}, chunk_size=10))
     assert store.files == {}

@@ -14,7 +14,9 @@ def chunked(values: np.ndarray, size: int) -> list[Chunk]:
 def in_memory(values: np.ndarray, spec: WindowSpec, wanted: range) -> tuple[np.ndarray, np.ndarray]:
     xs = [values[o - spec.past_steps : o, [0, 1]] for o in wanted]
     ys = [values[o : o + spec.future_steps, [0]] for o in wanted]
-    return np.array(xs).reshape(-1, spec.past_steps, 2), np.array(ys).reshape(-1, spec.future_steps, 1)
+    return np.array(xs).reshape(-1, spec.past_steps, 2), np.array(ys).reshape(
+        -1, spec.future_steps, 1
+    )
 
 
 @settings(max_examples=200, deadline=None)

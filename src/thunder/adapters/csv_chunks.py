@@ -56,7 +56,8 @@ class CsvChunkSource:
         try:
             reader = pd.read_csv(
                 self._path,
-                usecols=list(columns),
+                # no usecols: with it pandas silently accepts rows with extra fields
+                index_col=False,
                 chunksize=self._chunk_size,
                 skipinitialspace=True,
                 encoding="utf-8",

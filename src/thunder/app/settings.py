@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         env_prefix="THUNDER_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
     )
 
-    training_config: TrainingConfig = TrainingConfig()
+    training_config: TrainingConfig = Field(default_factory=TrainingConfig)
     preprocessor_path: str
     model_path: str
     # `model_config` is pydantic's own attribute, so the field has another name (see STYLE.md)
@@ -81,7 +81,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> "Settings":
-        pre, split, net = self.preprocessing_config, self.preprocessing_config.split_config, self.network
+        pre, split, net = (
+            self.preprocessing_config,
+            self.preprocessing_config.split_config,
+            self.network,
+        )
         if net.future_steps != split.future_steps:
             raise ValueError(
                 f"model_config.future_steps ({net.future_steps}) must equal "
@@ -134,7 +138,9 @@ class Settings(BaseSettings):
         """Input and target columns; the time column resolved against the CSV header if given."""
         pre = self.preprocessing_config
         targets = tuple(pre.target_variables)
-        extra = tuple(c for c in pre.numerical_features if c not in targets or not pre.use_target_as_feature)
+        extra = tuple(
+            c for c in pre.numerical_features if c not in targets or not pre.use_target_as_feature
+        )
         inputs = (targets if pre.use_target_as_feature else ()) + tuple(dict.fromkeys(extra))
         time = pre.time_column
         if time is None and header is not None:
@@ -151,18 +157,22 @@ def load_settings(path: str | None = None) -> Settings:
     try:
         raw = Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{file}: config file not found (pass --config or set THUNDER_CONFIG)") from None
+        raise ConfigError(
+            f"{file}: config file not found (pass --config or set THUNDER_CONFIG)"
+        ) from None
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{file}: cannot read config ({e})") from None
     try:
         if not isinstance(json.loads(raw), dict):
             raise ConfigError(f"{file}: the config must be a JSON object")
     except json.JSONDecodeError as e:
-        raise ConfigError(f"{file}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        raise ConfigError(
+            f"{file}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
+        ) from None
     previous = os.environ.get("THUNDER_CONFIG")
     os.environ["THUNDER_CONFIG"] = file
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValidationError as e:
         raise ConfigError(f"{file}: {_describe(e)}", field=_loc(e.errors()[0])) from None
     finally:

@@ -64,7 +64,7 @@ class TrainFromChunks:
         for wb in windows(plan.test):
             self._score(wb, forecaster, prep.preprocessor, cols, model_err, naive_err)
 
-        report = {
+        report: dict[str, Any] = {
             "data": {
                 "file": source.name,
                 "sha256": source.fingerprint(),

@@ -3,6 +3,7 @@
 Pure Python: it checks every row and column a client sent and names the first bad one.
 """
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -43,7 +44,9 @@ def history_matrix(records: Sequence[Record], columns: Sequence[str], rows: int)
     return out
 
 
-def future_timestamps(records: Sequence[Record], column: str | None, steps: int) -> list[str] | None:
+def future_timestamps(
+    records: Sequence[Record], column: str | None, steps: int
+) -> list[str] | None:
     """Timestamps of the next `steps` rows, when the history has a regular time column.
 
     The step is the spacing of the last rows; the output keeps the input's format (date-only in,
@@ -58,7 +61,7 @@ def future_timestamps(records: Sequence[Record], column: str | None, steps: int)
         times = [datetime.fromisoformat(str(v)) for v in raw]
     except ValueError:
         return None
-    deltas = {b - a for a, b in zip(times, times[1:], strict=False)}
+    deltas = {b - a for a, b in itertools.pairwise(times)}
     if len(deltas) != 1:
         return None
     step: timedelta = deltas.pop()

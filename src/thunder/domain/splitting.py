@@ -12,7 +12,10 @@ def plan_split(rows: int, train_ratio: float, val_ratio: float, window: WindowSp
     train_end = int(rows * train_ratio)
     val_end = int(rows * (train_ratio + val_ratio))
     plan = SplitPlan(
-        rows=rows, train=range(0, train_end), val=range(train_end, val_end), test=range(val_end, rows)
+        rows=rows,
+        train=range(0, train_end),
+        val=range(train_end, val_end),
+        test=range(val_end, rows),
     )
     for name in ("train", "test"):
         if len(origins(getattr(plan, name), window)) == 0:

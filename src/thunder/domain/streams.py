@@ -14,4 +14,3 @@ class Restartable(Generic[T]):
 
     def __iter__(self) -> Iterator[T]:
         return self._start()
-

@@ -28,8 +28,12 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         app.state.predictor = container.predictor()  # loaded once per process
         yield
 
-    app = FastAPI(title="thunder", version="0.1.0", lifespan=lifespan,
-                  responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}})
+    app = FastAPI(
+        title="thunder",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
+    )
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     @app.get("/")

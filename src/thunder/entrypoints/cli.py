@@ -56,16 +56,28 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--input", "input_path", required=True, type=click.Path(dir_okay=False),
-              help="CSV file with a header row.")
-@click.option("--size", type=click.IntRange(min=1), required=True,
-              help="Rows read per chunk; bounds memory.")
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV file with a header row.",
+)
+@click.option(
+    "--size", type=click.IntRange(min=1), required=True, help="Rows read per chunk; bounds memory."
+)
 @config_option
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the run summary as JSON here.")
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the run summary as JSON here.",
+)
 @click.pass_context
-def chunk(ctx: click.Context, input_path: str, size: int, config: str | None,
-          report_path: str | None) -> None:
+def chunk(
+    ctx: click.Context, input_path: str, size: int, config: str | None, report_path: str | None
+) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = _container(ctx, config)
     container.progress.override(sys.stderr.isatty())
@@ -97,8 +109,14 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
         return
     if config:  # each worker process builds its own container from the same config
         os.environ["THUNDER_CONFIG"] = config
-    uvicorn.run("thunder.entrypoints.api:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="info")
+    uvicorn.run(
+        "thunder.entrypoints.api:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 def format_summary(report: dict[str, Any]) -> str:
@@ -121,7 +139,9 @@ def format_summary(report: dict[str, Any]) -> str:
         )
     arts = report.get("artifacts", {})
     if arts:
-        lines.append(f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}")
+        lines.append(
+            f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
+        )
     return "\n".join(lines)
 
 

@@ -44,9 +44,9 @@ def mlstm_parallel(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor
 def mlstm_recurrent(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor) -> Tensor:
     """mLSTM step by step (paper eqs. 19-27, stabilised); same signature and result as the parallel form.
 
-      m_t = max(log f_t + m_{t-1}, i~_t);  i'_t = exp(i~_t - m_t);  f'_t = exp(log f_t + m_{t-1} - m_t)
-      C_t = f'_t C_{t-1} + i'_t v_t k_t^T;  n_t = f'_t n_{t-1} + i'_t k_t
-      h~_t = C_t q_t / max(|n_t . q_t|, exp(-m_t))
+    m_t = max(log f_t + m_{t-1}, i~_t);  i'_t = exp(i~_t - m_t);  f'_t = exp(log f_t + m_{t-1} - m_t)
+    C_t = f'_t C_{t-1} + i'_t v_t k_t^T;  n_t = f'_t n_{t-1} + i'_t k_t
+    h~_t = C_t q_t / max(|n_t . q_t|, exp(-m_t))
     """
     dtype = q.dtype
     q, k, v = _f32(q), _f32(k) / math.sqrt(q.shape[-1]), _f32(v)
@@ -58,11 +58,15 @@ def mlstm_recurrent(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tenso
     m = i_pre[..., 0]  # the first step sets the stabiliser: m_1 = i~_1, f'_1 irrelevant (C_0 = 0)
     out = []
     for t in range(L):
-        m_new = i_pre[..., t] if t == 0 else torch.maximum(log_f[..., t] + m, i_pre[..., t])  # [B, NH]
+        m_new = (
+            i_pre[..., t] if t == 0 else torch.maximum(log_f[..., t] + m, i_pre[..., t])
+        )  # [B, NH]
         i_g = torch.exp(i_pre[..., t] - m_new)[..., None]  # [B, NH, 1]
         f_g = torch.exp(log_f[..., t] + m - m_new)[..., None]  # [B, NH, 1]
         kt, vt, qt = k[:, :, t], v[:, :, t], q[:, :, t]  # [B, NH, DH] each
-        c = f_g[..., None] * c + i_g[..., None] * vt[..., :, None] * kt[..., None, :]  # [B, NH, DH, DH]
+        c = (
+            f_g[..., None] * c + i_g[..., None] * vt[..., :, None] * kt[..., None, :]
+        )  # [B, NH, DH, DH]
         n = f_g * n + i_g * kt  # [B, NH, DH]
         num = (c @ qt[..., None]).squeeze(-1)  # [B, NH, DH]
         den = torch.maximum((n * qt).sum(-1).abs(), torch.exp(-m_new))[..., None]  # [B, NH, 1]

@@ -4,10 +4,12 @@ A checkpoint is {format, hyper-parameters, state_dict}, loaded with torch.load(w
 so a swapped file cannot run code on load.
 """
 
+import contextlib
 import io
 import logging
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +69,9 @@ class LightningForecaster:
         pl.seed_everything(opts.seed, workers=True, verbose=False)
         self._module = ForecastModule(self._network.as_dict(), opts.learning_rate)
         best = KeepBestWeights()
-        train_data = WindowBatches(train, opts.batch_size, shuffle=True, seed=opts.seed,
-                                   buffer_windows=opts.shuffle_buffer)
+        train_data = WindowBatches(
+            train, opts.batch_size, shuffle=True, seed=opts.seed, buffer_windows=opts.shuffle_buffer
+        )
         val_loader = self._loader(val)
         start = time.perf_counter()
         with _quiet_lightning():
@@ -116,7 +119,9 @@ class LightningForecaster:
             forecaster = cls(NetworkConfig(**raw), TrainingOptions())
             forecaster._module.load_state_dict(ckpt["state_dict"])
         except Exception as e:  # torch raises many kinds on a truncated or foreign file
-            raise ArtifactCorrupt(f"{origin}: not a thunder model checkpoint ({_short(e)})") from None
+            raise ArtifactCorrupt(
+                f"{origin}: not a thunder model checkpoint ({_short(e)})"
+            ) from None
         forecaster._module.eval()
         return forecaster
 
@@ -140,25 +145,21 @@ class LightningForecaster:
         return DataLoader(WindowBatches(stream, self._options.batch_size), batch_size=None)
 
 
-class _quiet_lightning:  # noqa: N801 - used as a context manager
+@contextlib.contextmanager
+def _quiet_lightning() -> Iterator[None]:
     """Silence Lightning's banner lines (GPU available..., tips) that would bury thunder's summary."""
-
-    NAMES = ("pytorch_lightning", "pytorch_lightning.utilities.rank_zero",
-             "pytorch_lightning.accelerators.cuda")
-
-    def __enter__(self) -> None:
-        self._levels = {n: logging.getLogger(n).level for n in self.NAMES}
-        for name in self.NAMES:
-            logging.getLogger(name).setLevel(logging.WARNING)
-        self._warnings = warnings.catch_warnings()
-        self._warnings.__enter__()
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*IterableDataset.*")
-        warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
-
-    def __exit__(self, *exc: object) -> None:
-        self._warnings.__exit__(*exc)
-        for name, level in self._levels.items():
+    names = ("pytorch_lightning", "pytorch_lightning.utilities.rank_zero")
+    levels = {n: logging.getLogger(n).level for n in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            warnings.filterwarnings("ignore", message=".*IterableDataset.*")
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+            yield
+    finally:
+        for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
 
 

@@ -50,7 +50,8 @@ class CausalConv(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         x = F.pad(x.transpose(1, 2), (self.pad, 0))  # [B, L, C] -> [B, C, pad + L]
-        return self.conv(x).transpose(1, 2)  # [B, C, L] -> [B, L, C]
+        y: Tensor = self.conv(x)  # [B, C, L]
+        return y.transpose(1, 2)  # [B, C, L] -> [B, L, C]
 
 
 class MLSTMBlock(nn.Module):
@@ -69,7 +70,9 @@ class MLSTMBlock(nn.Module):
         self.skip = nn.Parameter(torch.ones(inner))
         self.down = nn.Linear(inner, hidden)
         self.drop = nn.Dropout(dropout)
-        with torch.no_grad():  # forget gates start open, input gates near zero (as the paper's code)
+        with (
+            torch.no_grad()
+        ):  # forget gates start open, input gates near zero (as the paper's code)
             self.gates.bias[heads:].copy_(torch.linspace(3.0, 6.0, heads))
             self.gates.bias[:heads].normal_(std=0.1)
             self.gates.weight.zero_()
@@ -78,12 +81,19 @@ class MLSTMBlock(nn.Module):
         B, L, _ = x.shape
         a, gate = self.up(self.norm(x)).chunk(2, dim=-1)  # [B, L, H] -> 2 x [B, L, inner]
         ac = F.silu(self.conv(a))  # [B, L, inner]
-        heads = lambda t: t.view(B, L, self.heads, -1).transpose(1, 2)  # noqa: E731 [B, L, inner] -> [B, NH, L, DH]
-        i_pre, f_pre = self.gates(torch.cat([ac, a], -1)).transpose(1, 2).chunk(2, dim=1)  # 2 x [B, NH, L]
-        h = mlstm_parallel(heads(self.q(ac)), heads(self.k(ac)), heads(self.v(a)), i_pre, f_pre)  # [B, NH, L, DH]
+        i_pre, f_pre = (
+            self.gates(torch.cat([ac, a], -1)).transpose(1, 2).chunk(2, dim=1)
+        )  # 2 x [B, NH, L]
+        q, k, v = (self._heads(t) for t in (self.q(ac), self.k(ac), self.v(a)))  # [B, NH, L, DH]
+        h = mlstm_parallel(q, k, v, i_pre, f_pre)  # [B, NH, L, DH]
         h = h.transpose(1, 2).reshape(B * L, -1)  # [B, NH, L, DH] -> [B * L, inner]
         h = self.out_norm(h).view(B, L, -1) + self.skip * ac  # [B, L, inner]
-        return x + self.drop(self.down(h * F.silu(gate)))  # [B, L, inner] -> [B, L, H]
+        out: Tensor = self.drop(self.down(h * F.silu(gate)))  # [B, L, inner] -> [B, L, H]
+        return x + out
+
+    def _heads(self, t: Tensor) -> Tensor:
+        B, L, _ = t.shape
+        return t.view(B, L, self.heads, -1).transpose(1, 2)  # [B, L, inner] -> [B, NH, L, DH]
 
 
 class SLSTMBlock(nn.Module):
@@ -110,11 +120,14 @@ class SLSTMBlock(nn.Module):
         i_pre, f_pre = self.w_if(F.silu(self.conv(xn))).chunk(2, dim=-1)  # 2 x [B, L, H]
         z_pre, o_pre = self.w_zo(xn).chunk(2, dim=-1)  # 2 x [B, L, H]
         wx = torch.stack([z_pre, i_pre, f_pre, o_pre], dim=2)  # [B, L, 4, H]
-        h = self.cell(wx.view(B, L, 4, self.heads, H // self.heads))  # [B, L, 4, NH, DH] -> [B, L, H]
+        h = self.cell(
+            wx.view(B, L, 4, self.heads, H // self.heads)
+        )  # [B, L, 4, NH, DH] -> [B, L, H]
         h = self.out_norm(h.reshape(B * L, H)).view(B, L, H).to(x.dtype)  # [B, L, H]
         x = x + self.drop(h)
         u, g = self.ffn_up(self.ffn_norm(x)).chunk(2, dim=-1)  # 2 x [B, L, ff]
-        return x + self.drop(self.ffn_down(F.gelu(g) * u))  # [B, L, ff] -> [B, L, H]
+        out: Tensor = self.drop(self.ffn_down(F.gelu(g) * u))  # [B, L, ff] -> [B, L, H]
+        return x + out
 
 
 class XLSTMForecaster(nn.Module):
@@ -131,8 +144,7 @@ class XLSTMForecaster(nn.Module):
         )
         self.norm = nn.LayerNorm(H)
         self.head = nn.Linear(H, cfg.future_steps * cfg.num_targets)
-        targets = list(cfg.target_inputs) if cfg.target_inputs is not None else []
-        self.register_buffer("target_inputs", torch.tensor(targets, dtype=torch.long), persistent=False)
+        self._target_idx = list(cfg.target_inputs) if cfg.target_inputs is not None else []
 
     def forward(self, x: Tensor) -> Tensor:
         """x: [B, past, F] scaled inputs -> [B, future, T] scaled forecasts."""
@@ -145,9 +157,9 @@ class XLSTMForecaster(nn.Module):
         h = self.embed(x)  # [B, past, F] -> [B, past, H]
         for block in self.blocks:
             h = block(h)  # [B, past, H]
-        y = self.head(self.norm(h[:, -1]))  # [B, H] -> [B, future * T]
+        y: Tensor = self.head(self.norm(h[:, -1]))  # [B, H] -> [B, future * T]
         y = y.view(B, self.cfg.future_steps, self.cfg.num_targets)  # [B, future, T]
         if revin:
-            idx = self.target_inputs
+            idx = self._target_idx
             y = y * sd[:, :, idx] + mu[:, :, idx]  # [B, future, T] in the scaled units again
         return y

@@ -1,0 +1,82 @@
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.conftest import climate_like
+from tests.unit.fakes import FakeChunkSource
+from thunder.app.container import Container
+from thunder.entrypoints.api import create_app
+
+
+def body(rows: int = 10) -> dict[str, Any]:
+    return {"data": [{"date": f"2017-01-{i + 1:02d}", "meantemp": 10.0 + i} for i in range(rows)]}
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    with TestClient(create_app(container, max_body_bytes=10_000)) as c:
+        yield c
+
+
+def test_root_reports_health_and_the_model_card(client: TestClient) -> None:
+    r = client.get("/")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+    assert r.json()["model"]["window"] == {"past_steps": 8, "future_steps": 3}
+
+
+def test_predict_returns_future_rows_with_dates_in_data_units(client: TestClient) -> None:
+    r = client.post("/predict", json=body())
+    assert r.status_code == 200
+    rows = r.json()["predictions"]
+    assert rows[0] == {"step": 1, "date": "2017-01-11", "meantemp": pytest.approx(19.0, abs=1e-4)}
+    assert len(rows) == 3
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"data": []}, "data"),
+        ({"rows": []}, "data"),
+        ({"data": "x"}, "data"),
+        (body(3), "data"),
+        ({"data": [{"meantemp": "hot"}] * 10}, "data[2].meantemp"),
+        ({"data": [{"meantemp": [1]}] * 10}, "data.0.meantemp"),
+    ],
+)
+def test_bad_bodies_are_422_json_naming_the_field(
+    client: TestClient, payload: Any, field: str
+) -> None:
+    r = client.post("/predict", json=payload)
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert field in (err["field"] or "") or field in err["message"]
+    assert err["code"] and err["message"]
+
+
+def test_invalid_json_is_422_not_500(client: TestClient) -> None:
+    r = client.post("/predict", content=b'{"data": [', headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_json"
+
+
+def test_a_body_over_the_limit_is_413_with_or_without_a_length(client: TestClient) -> None:
+    big = json.dumps(body(400)).encode()
+    assert (
+        client.post(
+            "/predict", content=big, headers={"content-type": "application/json"}
+        ).status_code
+        == 413
+    )
+
+    def stream() -> Iterator[bytes]:
+        yield big[:5000]
+        yield big[5000:]
+
+    r = client.post("/predict", content=stream(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "body_too_large"

@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from dependency_injector import providers
+
+from tests.unit.conftest import climate_like
+from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
+from thunder.app.container import Container
+from thunder.entrypoints.cli import cli
+
+
+def table_source(table: Any, path: str, chunk_size: int) -> FakeChunkSource:
+    """Stands in for the CSV reader: same keyword arguments as the CLI passes."""
+    return FakeChunkSource(table, chunk_size, name=path)
+
+
+def test_chunk_prints_metrics_next_to_the_naive_baseline_and_writes_a_report(
+    container: Container, tmp_path: Path
+) -> None:
+    container.chunk_source.override(providers.Factory(table_source, climate_like(200)))
+    report = tmp_path / "out" / "run.json"
+    result = CliRunner().invoke(
+        cli, ["chunk", "--input", "x.csv", "--size", "50", "--report", str(report)], obj=container
+    )
+    assert result.exit_code == 0, result.output
+    assert "naive MAE" in result.output and "meantemp" in result.output
+    data = json.loads(report.read_text())
+    for key in ("mae", "rmse"):
+        assert key in data["test"]["meantemp"]
+    assert "mae" in data["baselines"]["naive_last"]["meantemp"]
+    assert data["data"]["rows"] == 200 and data["train"]["windows_per_s"] > 0
+
+
+def test_a_failed_run_is_one_line_and_non_zero(container: Container) -> None:
+    container.chunk_source.override(providers.Factory(table_source, {"humidity": [1.0] * 50}))
+    result = CliRunner().invoke(cli, ["chunk", "--input", "x.csv", "--size", "10"], obj=container)
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert result.output.startswith("thunder: error:") and "meantemp" in result.output
+
+
+@pytest.mark.parametrize("size", ["0", "-5", "ten"])
+def test_size_must_be_a_positive_integer(container: Container, size: str) -> None:
+    result = CliRunner().invoke(cli, ["chunk", "--input", "x.csv", "--size", size], obj=container)
+    assert result.exit_code == 2
+    assert "--size" in result.output
+
+
+def test_a_bad_config_is_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.json"
+    cfg.write_text('{"training_config": ')
+    result = CliRunner().invoke(
+        cli, ["chunk", "--input", "x.csv", "--size", "10", "--config", str(cfg)]
+    )
+    assert result.exit_code == 1
+    assert (
+        result.output.strip()
+        == f"thunder: error: {cfg}: invalid JSON at line 1, column 21: Expecting value"
+    )
+
+
+def test_serve_without_artifacts_exits_with_one_line(container: Container) -> None:
+    container.artifact_store.override(InMemoryArtifactStore())
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"], obj=container)
+    assert result.exit_code == 1
+    assert "no such artifact" in result.output

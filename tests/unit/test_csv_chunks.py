@@ -1,0 +1,69 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DEMO_CSV
+from thunder.adapters.csv_chunks import CsvChunkSource
+from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
+
+
+def csv(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "data.csv"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def read_all(path: Path, size: int = 2, columns: tuple[str, ...] = ("a", "b")) -> np.ndarray:
+    return np.concatenate([c.values for c in CsvChunkSource(path, size).chunks(list(columns))])
+
+
+def test_chunks_cover_every_row_in_order_and_restart(tmp_path: Path) -> None:
+    path = csv(
+        tmp_path, "date,a,b\n" + "".join(f"2020-01-{i + 1:02d},{i},{-i}\n" for i in range(7))
+    )
+    source = CsvChunkSource(path, 3)
+    chunks = list(source.chunks(["b", "a"]))
+    assert [c.start for c in chunks] == [0, 3, 6]
+    assert [len(c.values) for c in chunks] == [3, 3, 1]
+    np.testing.assert_array_equal(chunks[2].values, [[-6.0, 6.0]])
+    assert len(list(source.chunks(["a"]))) == 3  # a second pass starts from the top
+
+
+def test_demo_file_reads_in_bounded_chunks() -> None:
+    source = CsvChunkSource(DEMO_CSV, 500)
+    chunks = list(source.chunks(["meantemp"]))
+    assert sum(len(c.values) for c in chunks) == 1462
+    assert max(len(c.values) for c in chunks) == 500
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "needle"),
+    [
+        ("a,b\n1,2\n3,x\n", MalformedRow, "row 2, column 'b': 'x' is not a number"),
+        ("a,b\n1,2\n3,\n", NonFiniteValue, "row 2, column 'b' is empty"),
+        ("a,b\n1,2\n3,inf\n", NonFiniteValue, "row 2, column 'b' is not finite"),
+        ("a,c\n1,2\n", MissingColumn, "missing column(s) 'b'"),
+        ("", DataError, "empty"),
+        ("a,b\n", DataError, "no data rows"),
+        ("a,b\n1,2\n3,4,5,6\n", MalformedRow, "malformed CSV"),
+        (b"a,b\n\xff\xfe,1\n", DataError, "UTF-8"),
+    ],
+)
+def test_bad_files_name_row_and_column(tmp_path: Path, text: str, error: type, needle: str) -> None:
+    with pytest.raises(error) as err:
+        read_all(csv(tmp_path, text))
+    assert needle in err.value.args[0]
+    assert "data.csv" in err.value.args[0]
+
+
+def test_a_missing_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no such file"):
+        CsvChunkSource(tmp_path / "nope.csv", 10).header()
+
+
+def test_fingerprint_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
+    import hashlib
+
+    path = csv(tmp_path, "a,b\n1,2\n")
+    assert CsvChunkSource(path, 1).fingerprint() == hashlib.sha256(b"a,b\n1,2\n").hexdigest()

@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
+from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
+from thunder.domain.errors import ArtifactCorrupt
+
+
+def config(**kw: object) -> NetworkConfig:
+    base: dict[str, object] = dict(
+        num_features=2,
+        num_targets=1,
+        past_steps=16,
+        future_steps=4,
+        hidden_size=16,
+        num_layers=2,
+        num_heads=2,
+        dropout=0.0,
+        block_pattern="ms",
+        target_inputs=(0,),
+    )
+    base.update(kw)
+    return NetworkConfig(**base)  # type: ignore[arg-type]
+
+
+def test_mlstm_parallel_and_recurrent_forms_agree() -> None:
+    g = torch.Generator().manual_seed(0)
+    q, k, v = torch.randn(3, 2, 3, 40, 8, generator=g, dtype=torch.float64).unbind(0)
+    i_pre, f_pre = (torch.randn(2, 2, 3, 40, generator=g, dtype=torch.float64) * 4).unbind(0)
+    torch.testing.assert_close(
+        mlstm_parallel(q, k, v, i_pre, f_pre),
+        mlstm_recurrent(q, k, v, i_pre, f_pre),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+
+
+def test_exponential_gates_stay_finite_on_huge_preactivations() -> None:
+    q, k, v = torch.randn(3, 1, 2, 64, 4).unbind(0)
+    i_pre = torch.full((1, 2, 64), 500.0)  # exp(500) overflows float32 without the stabiliser
+    f_pre = torch.full((1, 2, 64), -500.0)
+    assert torch.isfinite(mlstm_parallel(q, k, v, i_pre, f_pre)).all()
+    cell = SLSTMCell(8, 2)
+    assert torch.isfinite(cell(torch.full((1, 64, 4, 2, 4), 300.0))).all()
+
+
+@pytest.mark.parametrize("pattern", ["m", "s", "ms", "sm"])
+def test_forward_and_gradients_are_finite_on_long_and_large_inputs(pattern: str) -> None:
+    net = XLSTMForecaster(config(block_pattern=pattern, past_steps=512))
+    x = torch.randn(4, 512, 2) * 1e3
+    y = net(x)
+    assert y.shape == (4, 4, 1)
+    assert torch.isfinite(y).all()
+    y.pow(2).mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+def test_block_pattern_repeats_to_num_layers() -> None:
+    assert config(num_layers=5, block_pattern="ms").blocks() == "msmsm"
+    kinds = [type(b).__name__ for b in XLSTMForecaster(config(num_layers=3)).blocks]
+    assert kinds == ["MLSTMBlock", "SLSTMBlock", "MLSTMBlock"]
+
+
+def test_tiny_overfit_on_64_windows() -> None:
+    torch.manual_seed(0)
+    net = XLSTMForecaster(config(target_inputs=None, dropout=0.0))
+    x = torch.randn(64, 16, 2)
+    y = x[:, -4:, :1].flip(1) * 0.5  # a learnable function of the inputs
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.02
+
+
+def test_checkpoint_round_trip_gives_identical_predictions() -> None:
+    f = LightningForecaster(config(), TrainingOptions())
+    x = np.random.default_rng(0).normal(size=(5, 16, 2)).astype(np.float32)
+    loaded = LightningForecaster.from_bytes(f.to_bytes())
+    np.testing.assert_array_equal(loaded.predict(x), f.predict(x))
+
+
+@pytest.mark.parametrize("blob", [b"", b"not a checkpoint", b"PK\x03\x04truncated"])
+def test_a_corrupt_checkpoint_is_refused(blob: bytes) -> None:
+    with pytest.raises(ArtifactCorrupt, match=r"model\.pth: not a thunder model checkpoint"):
+        LightningForecaster.from_bytes(blob, "model.pth")
