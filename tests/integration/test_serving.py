@@ -1,0 +1,57 @@
+"""A real uvicorn process, and the real deploy/nginx.conf in front of it."""
+
+import json
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+DATA = json.loads((ROOT / "examples" / "data.json").read_text())
+
+
+@pytest.fixture(params=["direct", "nginx"])
+def base(request: pytest.FixtureRequest, api: str) -> str:
+    return api if request.param == "direct" else str(request.getfixturevalue("nginx"))
+
+
+def test_root_tells_health_and_model(base: str) -> None:
+    r = httpx.get(base + "/", timeout=10)
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+    assert r.json()["model"]["columns"]["targets"] == ["meantemp"]
+
+
+def test_predict_the_bundled_body(base: str) -> None:
+    r = httpx.post(base + "/predict", json=DATA, timeout=10)
+    assert r.status_code == 200
+    rows = r.json()["predictions"]
+    assert len(rows) == 12
+    assert rows[0]["date"] == "2017-01-02"  # the day after the last row of examples/data.json
+    assert rows[11]["date"] == "2017-01-13"
+    # in the data's own units: Delhi's mean temperature, not a z-score
+    assert all(0 < row["meantemp"] < 45 for row in rows)
+
+
+def test_a_bad_body_is_a_json_422(base: str) -> None:
+    bad = {"data": [dict(r, meantemp="n/a") for r in DATA["data"]]}
+    r = httpx.post(base + "/predict", json=bad, timeout=10)
+    assert r.status_code == 422
+    assert r.json()["error"]["field"].endswith(".meantemp")
+
+
+def test_nginx_refuses_a_body_over_1_mib(nginx: str) -> None:
+    r = httpx.post(
+        nginx + "/predict",
+        content=b"x" * ((1 << 20) + 1),
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
+    assert r.status_code == 413
+
+
+def test_nginx_hides_its_version(nginx: str) -> None:
+    r = httpx.get(nginx + "/", timeout=10)
+    assert r.headers.get("server") == "nginx"

@@ -1,0 +1,108 @@
+"""The real CLI on real files, as a subprocess, as a user runs it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DEMO_CSV, small_config
+from tests.integration.conftest import Workspace, thunder
+
+pytestmark = pytest.mark.integration
+
+
+def test_training_on_the_demo_data_writes_three_artifacts_and_a_report(trained: Workspace) -> None:
+    cfg = json.loads(trained.config.read_text())
+    model = Path(cfg["model_path"])
+    assert model.stat().st_size > 10_000
+    assert Path(cfg["preprocessor_path"]).exists()
+    card = json.loads(model.with_suffix(".card.json").read_text())
+    assert card["data"]["rows"] == 1462
+    assert card["columns"] == {"inputs": ["meantemp"], "targets": ["meantemp"], "time": "date"}
+    assert card["versions"]["torch"].startswith("2.13")
+
+
+def test_report_has_metrics_next_to_the_naive_baseline(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(tmp_path)))
+    done = thunder(
+        "chunk",
+        "--input",
+        str(DEMO_CSV),
+        "--size",
+        "333",
+        "--config",
+        str(config),
+        "--report",
+        "run.json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "naive MAE" in done.stdout
+    report = json.loads((tmp_path / "run.json").read_text())
+    assert report["data"]["rows"] == 1462
+    for key in ("mae", "rmse"):
+        assert report["test"]["meantemp"][key] > 0
+        assert report["baselines"]["naive_last"]["meantemp"][key] > 0
+    assert report["train"]["wall_s"] > 0
+    assert report["train"]["windows_per_s"] > 0
+    assert report["train"]["steps"] == 5  # max_steps from the config
+
+
+def _bad(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("make", "needle"),
+    [
+        (
+            lambda p: _bad(p, "date,meantemp\n2020-01-01,1\n2020-01-02,abc\n"),
+            "row 2, column 'meantemp'",
+        ),
+        (lambda p: _bad(p, "date,humidity\n2020-01-01,1\n"), "missing column(s) 'meantemp'"),
+        (lambda p: _bad(p, "date,meantemp\n" + "2020-01-01,1\n" * 20), "split"),
+        (
+            lambda p: _bad(p, "date,meantemp\n2020-01-01,1\n2020-01-02,\n"),
+            "row 2, column 'meantemp' is empty",
+        ),
+        (lambda p: p / "missing.csv", "no such file"),
+    ],
+)
+def test_bad_data_is_one_line_and_keeps_the_previous_model(
+    trained: Workspace, tmp_path: Path, make: object, needle: str
+) -> None:
+    cfg = json.loads(trained.config.read_text())
+    before = {p: Path(p).read_bytes() for p in (cfg["model_path"], cfg["preprocessor_path"])}
+    done = thunder(
+        "chunk",
+        "--input",
+        str(make(tmp_path)),
+        "--size",
+        "10",  # type: ignore[operator]
+        "--config",
+        str(trained.config),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert needle in done.stderr
+    assert "Traceback" not in done.stderr
+    assert {p: Path(p).read_bytes() for p in before} == before
+
+
+def test_serve_with_a_missing_model_exits_with_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(tmp_path)))
+    done = thunder("serve", "--config", str(config), "--port", "0", cwd=tmp_path, timeout=60)
+    assert done.returncode == 1
+    assert "no such artifact" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_help_works_without_a_config(tmp_path: Path) -> None:
+    done = thunder("--help", cwd=tmp_path, timeout=60)
+    assert done.returncode == 0
+    assert "chunk" in done.stdout and "serve" in done.stdout
