@@ -85,3 +85,9 @@ def test_a_missing_target_column_stops_before_training(
 def test_too_little_data_names_the_split(container: Container) -> None:
     with pytest.raises(NotEnoughData, match="the train split"):
         container.train_from_chunks()(FakeChunkSource(climate_like(12), chunk_size=10))
+
+
+def test_a_configured_time_column_must_exist(container: Container, settings: Settings) -> None:
+    settings.preprocessing_config.time_column = "when"
+    with pytest.raises(MissingColumn, match="no time column 'when'"):
+        container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import Settings
+from thunder.domain.errors import MissingColumn
 from thunder.domain.metrics import ErrorAccumulator
 from thunder.domain.ports import ArtifactStore, ChunkSource, Forecaster, Preprocessor, WindowStream
 from thunder.domain.splitting import origins, plan_split
@@ -117,7 +118,13 @@ class TrainFromChunks:
     def _prepare(self, source: ChunkSource) -> Prepared:
         """Two passes, each one chunk at a time: count (and validate) rows, then fit the scaler."""
         start = time.perf_counter()
-        cols = self._settings.columns(list(source.header()))
+        header = list(source.header())
+        cols = self._settings.columns(header)
+        if cols.time is not None and cols.time not in header:
+            raise MissingColumn(
+                f"{source.name}: no time column '{cols.time}' (preprocessing_config.time_column)",
+                field="preprocessing_config.time_column",
+            )
         rows = sum(len(c.values) for c in source.chunks(cols.scaled))
         split = self._settings.preprocessing_config.split_config
         plan = plan_split(rows, split.train_ratio, split.val_ratio, self._settings.window)
