@@ -88,20 +88,3 @@ def test_checkpoint_round_trip_gives_identical_predictions() -> None:
 def test_a_corrupt_checkpoint_is_refused(blob: bytes) -> None:
     with pytest.raises(ArtifactCorrupt, match=r"model\.pth: not a thunder model checkpoint"):
         LightningForecaster.from_bytes(blob, "model.pth")
-
-
-def test_causal_conv_equals_a_left_padded_depthwise_conv1d() -> None:
-    from thunder.adapters.lightning.network import CausalConv
-
-    conv = CausalConv(6, kernel=4)
-    ref = torch.nn.Conv1d(6, 6, 4, groups=6)
-    with torch.no_grad():
-        ref.weight.copy_(conv.weight.t().unsqueeze(1))  # [K, C] -> [C, 1, K]
-        ref.bias.copy_(conv.bias)
-    x = torch.randn(3, 10, 6)
-    expected = ref(torch.nn.functional.pad(x.transpose(1, 2), (3, 0))).transpose(1, 2)
-    torch.testing.assert_close(conv(x), expected)
-    # causal: the output at t never sees inputs after t
-    x2 = x.clone()
-    x2[:, 5:] += 100
-    torch.testing.assert_close(conv(x2)[:, :5], conv(x)[:, :5])

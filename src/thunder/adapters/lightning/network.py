@@ -8,7 +8,6 @@ branch, causal conv, multi-head matrix memory, learnable skip), the sLSTM block 
 recurrent cell at model width and follows it with a gated feed-forward.
 """
 
-import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -44,25 +43,15 @@ class NetworkConfig:
 
 
 class CausalConv(nn.Module):
-    """Depthwise causal convolution over time, as a sum of shifted copies.
-
-    Same maths as a grouped Conv1d with left padding, about 3x faster on CPU for these widths
-    (the mkldnn depthwise backward dominates a training step otherwise).
-    """
-
     def __init__(self, channels: int, kernel: int = 4) -> None:
         super().__init__()
-        self.kernel = kernel
-        self.weight = nn.Parameter(torch.randn(kernel, channels) / math.sqrt(kernel))
-        self.bias = nn.Parameter(torch.zeros(channels))
+        self.pad = kernel - 1
+        self.conv = nn.Conv1d(channels, channels, kernel, groups=channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        L = x.shape[1]
-        xp = F.pad(x, (0, 0, self.kernel - 1, 0))  # [B, L, C] -> [B, K - 1 + L, C]
-        y = self.bias + xp[:, :L] * self.weight[0]  # [B, L, C]
-        for j in range(1, self.kernel):
-            y = y + xp[:, j : j + L] * self.weight[j]  # tap j sees x[t - (K - 1 - j)]
-        return y
+        x = F.pad(x.transpose(1, 2), (self.pad, 0))  # [B, L, C] -> [B, C, pad + L]
+        y: Tensor = self.conv(x)  # [B, C, L]
+        return y.transpose(1, 2)  # [B, C, L] -> [B, L, C]
 
 
 class MLSTMBlock(nn.Module):
