@@ -3,15 +3,12 @@
 import json
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from thunder.domain.errors import ThunderError
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 config_option = click.option(
     "--config",
@@ -85,8 +82,11 @@ def chunk(
     report = container.train_from_chunks()(source)
     click.echo(format_summary(report))
     if report_path:
-        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+        try:
+            Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            raise UserError(f"{report_path}: cannot write the report ({e.strerror})") from None
         click.echo(f"report: {report_path}")
 
 
