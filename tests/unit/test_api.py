@@ -41,7 +41,7 @@ def test_predict_returns_future_rows_with_dates_in_data_units(client: TestClient
     ("payload", "field"),
     [
         ({"data": []}, "data"),
-        ({"rows": []}, "data"),
+        ({"rows": []}, "rows"),
         ({"data": "x"}, "data"),
         (body(3), "data"),
         ({"data": [{"meantemp": "hot"}] * 10}, "data[2].meantemp"),
@@ -80,3 +80,30 @@ def test_a_body_over_the_limit_is_413_with_or_without_a_length(client: TestClien
     r = client.post("/predict", content=stream(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "body_too_large"
+
+
+def test_liveness_and_readiness(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "alive"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_the_columnar_form_gives_the_same_forecast(client: TestClient) -> None:
+    records = body()["data"]
+    columnar = {"columns": {k: [r[k] for r in records] for k in records[0]}}
+    a = client.post("/predict", json=body()).json()
+    b = client.post("/predict", json=columnar).json()
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"columns": {"meantemp": [1.0] * 10, "date": ["2017-01-01"] * 9}}, "same length"),
+        ({"columns": {"meantemp": [1.0] * 10}, "data": body()["data"]}, "exactly one"),
+        ({}, "exactly one"),
+    ],
+)
+def test_bad_columnar_bodies_are_422(client: TestClient, payload: Any, needle: str) -> None:
+    r = client.post("/predict", json=payload)
+    assert r.status_code == 422
+    assert needle in r.json()["error"]["message"]

@@ -5,6 +5,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactCorrupt
 from thunder.domain.history import Record, future_timestamps, history_matrix
@@ -23,6 +25,13 @@ class Forecast:
         self._preprocessor = preprocessor
         self.card = card
         self.loaded_at = time.time()
+        self.warmed_up = False
+
+    def warm_up(self) -> None:
+        """One forward pass on a dummy window, so the first real request pays no lazy set-up."""
+        shape = (1, self.card.window.past_steps, len(self.card.columns.inputs))
+        self._forecaster.predict(np.zeros(shape, dtype=np.float32))
+        self.warmed_up = True
 
     def __call__(self, records: Sequence[Record]) -> list[ForecastRow]:
         cols, window = self.card.columns, self.card.window

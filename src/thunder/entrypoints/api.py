@@ -25,7 +25,9 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.predictor = container.predictor()  # loaded once per process
+        predictor = container.predictor()  # loaded once per process
+        predictor.warm_up()
+        app.state.predictor = predictor
         yield
 
     app = FastAPI(
@@ -45,12 +47,25 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
             "uptime_s": round(time.time() - started, 3),
         }
 
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        """The process is alive (it may still be loading)."""
+        return {"status": "alive"}
+
+    @app.get("/readyz", responses={503: {"model": ErrorResponse}})
+    def readyz(request: Request) -> Any:
+        """The model is loaded and a warm-up forward pass has run."""
+        predictor: Forecast | None = getattr(request.app.state, "predictor", None)
+        if predictor is None or not predictor.warmed_up:
+            return _error(503, "not_ready", "the model is not loaded yet", None)
+        return {"status": "ready"}
+
     @app.post("/predict", response_model=PredictResponse)
     def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         predictor: Forecast = request.app.state.predictor
         time_key = predictor.card.columns.time or "timestamp"
         rows = []
-        for row in predictor(body.data):
+        for row in predictor(body.records()):
             out: dict[str, Any] = {"step": row.step}
             if row.timestamp is not None:
                 out[time_key] = row.timestamp
@@ -63,7 +78,7 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         first = exc.errors()[0] if exc.errors() else {}
         loc = [str(p) for p in first.get("loc", ()) if p != "body"]
         field = ".".join(loc) or None
-        msg = first.get("msg", "invalid request body")
+        msg = str(first.get("msg", "invalid request body")).removeprefix("Value error, ")
         if first.get("type") == "json_invalid":
             return _error(422, "invalid_json", f"request body is not valid JSON ({msg})", None)
         return _error(422, "invalid_body", f"{field}: {msg}" if field else msg, field)
