@@ -115,19 +115,18 @@ def api(trained: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stop(proc)
 
 
-@pytest.fixture(scope="session")
-def nginx(api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real deploy/nginx.conf in front of the API; only the upstream and port are changed."""
+def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """The real deploy/nginx.conf; only the upstream address, port and log path are changed."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(binary).exists():
         pytest.fail("nginx is not installed (scripts/test.sh installs it with apt-get)")
-    prefix = tmp_path_factory.mktemp("nginx")
     port = free_port()
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    assert "server api:8000;" in conf and "listen 8080;" in conf
-    conf = conf.replace("server api:8000;", f"server {api.removeprefix('http://')};")
+    for needle in ("server api:8000;", "listen 8080;", "access_log /dev/stdout timed;"):
+        assert needle in conf
+    conf = conf.replace("server api:8000;", f"server {upstream};")
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    conf = conf.replace("access_log /dev/stdout;", f"access_log {prefix}/access.log;")
+    conf = conf.replace("access_log /dev/stdout timed;", f"access_log {prefix}/access.log timed;")
     (prefix / "nginx.conf").write_text(conf)
     proc = subprocess.Popen(
         [
@@ -142,7 +141,23 @@ def nginx(api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    return proc, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="session")
+def nginx(api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    proc, url = start_nginx(api.removeprefix("http://"), tmp_path_factory.mktemp("nginx"))
+    try:
+        wait_http(url + "/", proc, timeout=20)
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def nginx_without_api(tmp_path: Path) -> Iterator[str]:
+    """nginx in front of a port where nothing listens: the API is down."""
+    proc, url = start_nginx(f"127.0.0.1:{free_port()}", tmp_path)
     try:
         wait_http(url + "/", proc, timeout=20)
         yield url

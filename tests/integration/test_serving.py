@@ -42,7 +42,7 @@ def test_a_bad_body_is_a_json_422(base: str) -> None:
     assert r.json()["error"]["field"].endswith(".meantemp")
 
 
-def test_nginx_refuses_a_body_over_1_mib(nginx: str) -> None:
+def test_nginx_refuses_a_body_over_1_mib_in_json(nginx: str) -> None:
     r = httpx.post(
         nginx + "/predict",
         content=b"x" * ((1 << 20) + 1),
@@ -50,8 +50,21 @@ def test_nginx_refuses_a_body_over_1_mib(nginx: str) -> None:
         timeout=10,
     )
     assert r.status_code == 413
+    assert r.json()["error"]["code"] == "body_too_large"
 
 
 def test_nginx_hides_its_version(nginx: str) -> None:
     r = httpx.get(nginx + "/", timeout=10)
     assert r.headers.get("server") == "nginx"
+
+
+def test_nginx_answers_json_502_when_the_api_is_down(nginx_without_api: str) -> None:
+    r = httpx.post(nginx_without_api + "/predict", json=DATA, timeout=10)
+    assert r.status_code == 502
+    assert r.headers["content-type"].startswith("application/json")
+    assert r.json()["error"]["code"] == "upstream_unavailable"
+
+
+def test_liveness_and_readiness_through_nginx(nginx: str) -> None:
+    assert httpx.get(nginx + "/healthz", timeout=10).json() == {"status": "alive"}
+    assert httpx.get(nginx + "/readyz", timeout=10).json() == {"status": "ready"}
