@@ -68,3 +68,13 @@ def test_nginx_answers_json_502_when_the_api_is_down(nginx_without_api: str) -> 
 def test_liveness_and_readiness_through_nginx(nginx: str) -> None:
     assert httpx.get(nginx + "/healthz", timeout=10).json() == {"status": "alive"}
     assert httpx.get(nginx + "/readyz", timeout=10).json() == {"status": "ready"}
+
+
+def test_batch_of_series_through_both(base: str) -> None:
+    series = [{"id": f"station-{i}", "data": DATA["data"]} for i in range(5)]
+    r = httpx.post(base + "/predict/batch", json={"series": series}, timeout=10)
+    assert r.status_code == 200
+    forecasts = r.json()["forecasts"]
+    assert [f["id"] for f in forecasts] == [s["id"] for s in series]
+    single = httpx.post(base + "/predict", json=DATA, timeout=10).json()["predictions"]
+    assert all(f["predictions"] == single for f in forecasts)

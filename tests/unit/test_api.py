@@ -18,7 +18,10 @@ def body(rows: int = 10) -> dict[str, Any]:
 @pytest.fixture
 def client(container: Container) -> Iterator[TestClient]:
     container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
-    with TestClient(create_app(container, max_body_bytes=10_000)) as c:
+    serving = container.settings().serving_config
+    serving.max_body_bytes = 10_000
+    serving.max_series_per_request = 3
+    with TestClient(create_app(container)) as c:
         yield c
 
 
@@ -107,3 +110,33 @@ def test_bad_columnar_bodies_are_422(client: TestClient, payload: Any, needle: s
     r = client.post("/predict", json=payload)
     assert r.status_code == 422
     assert needle in r.json()["error"]["message"]
+
+
+def _series(i: int, rows: int = 10) -> dict[str, Any]:
+    return {
+        "id": f"s{i}",
+        "data": [{"date": f"2017-01-{d + 1:02d}", "meantemp": 5.0 * i + d} for d in range(rows)],
+    }
+
+
+def test_batch_forecasts_equal_single_forecasts(client: TestClient) -> None:
+    series = [_series(i) for i in range(3)]
+    r = client.post("/predict/batch", json={"series": series})
+    assert r.status_code == 200
+    forecasts = r.json()["forecasts"]
+    assert [f["id"] for f in forecasts] == ["s0", "s1", "s2"]
+    for s, f in zip(series, forecasts, strict=True):
+        single = client.post("/predict", json={"data": s["data"]}).json()["predictions"]
+        assert f["predictions"] == single
+
+
+def test_batch_over_the_cap_is_422(client: TestClient) -> None:
+    r = client.post("/predict/batch", json={"series": [_series(i, 8) for i in range(4)]})
+    assert r.status_code == 422
+    assert "at most 3 series" in r.json()["error"]["message"]
+
+
+def test_a_bad_series_in_a_batch_is_named(client: TestClient) -> None:
+    r = client.post("/predict/batch", json={"series": [_series(0), _series(1, rows=2)]})
+    assert r.status_code == 422
+    assert r.json()["error"]["field"] == "series[1].data"

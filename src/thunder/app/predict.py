@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import Settings
-from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.errors import ArtifactCorrupt, InvalidHistory
 from thunder.domain.history import Record, future_timestamps, history_matrix
 from thunder.domain.ports import ArtifactStore, Forecaster, Preprocessor
 from thunder.domain.values import ForecastRow, ModelCard
@@ -34,11 +34,28 @@ class Forecast:
         self.warmed_up = True
 
     def __call__(self, records: Sequence[Record]) -> list[ForecastRow]:
+        return self.many([records])[0]
+
+    def many(self, series: Sequence[Sequence[Record]]) -> list[list[ForecastRow]]:
+        """Forecast several series in one forward pass; errors name the series by position."""
         cols, window = self.card.columns, self.card.window
-        history = history_matrix(records, cols.inputs, window.past_steps)  # [past, inputs]
-        x = self._preprocessor.transform(history, cols.inputs)[None]  # [1, past, inputs]
-        y = self._forecaster.predict(x)[0]  # [future, targets], scaled
+        histories = []
+        for i, records in enumerate(series):
+            try:
+                histories.append(history_matrix(records, cols.inputs, window.past_steps))
+            except InvalidHistory as e:
+                if len(series) == 1:
+                    raise
+                raise InvalidHistory(
+                    f"series {i}: {e.message}", field=f"series[{i}].{e.field}"
+                ) from None
+        x = self._preprocessor.transform(np.stack(histories), cols.inputs)  # [N, past, inputs]
+        y = self._forecaster.predict(x)  # [N, future, targets], scaled
         y = self._preprocessor.inverse_transform(y, cols.targets)
+        return [self._rows(records, y[i]) for i, records in enumerate(series)]
+
+    def _rows(self, records: Sequence[Record], y: np.ndarray) -> list[ForecastRow]:
+        cols, window = self.card.columns, self.card.window
         stamps = future_timestamps(records, cols.time, window.future_steps)
         return [
             ForecastRow(

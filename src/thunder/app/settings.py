@@ -65,6 +65,11 @@ class PreprocessingConfig(_Strict):
     split_config: SplitConfig
 
 
+class ServingConfig(_Strict):
+    max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
+    max_series_per_request: int = Field(1000, ge=1, description="cap of POST /predict/batch")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="THUNDER_", env_nested_delimiter="__", extra="forbid", populate_by_name=True
@@ -78,6 +83,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("model_config", "network"), serialization_alias="model_config"
     )
     preprocessing_config: PreprocessingConfig
+    serving_config: ServingConfig = Field(default_factory=ServingConfig)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Settings":

@@ -15,13 +15,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thunder.app.predict import Forecast
 from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
-from thunder.entrypoints.schemas import ErrorResponse, PredictRequest, PredictResponse
+from thunder.domain.values import ForecastRow
+from thunder.entrypoints.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ErrorResponse,
+    PredictRequest,
+    PredictResponse,
+)
 
-MAX_BODY_BYTES = 1 << 20
 
-
-def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(container: Any) -> FastAPI:
     started = time.time()
+    serving = container.settings().serving_config
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -36,7 +42,7 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
     )
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
 
     @app.get("/")
     def health(request: Request) -> dict[str, Any]:
@@ -63,15 +69,24 @@ def create_app(container: Any, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     @app.post("/predict", response_model=PredictResponse)
     def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         predictor: Forecast = request.app.state.predictor
-        time_key = predictor.card.columns.time or "timestamp"
-        rows = []
-        for row in predictor(body.records()):
-            out: dict[str, Any] = {"step": row.step}
-            if row.timestamp is not None:
-                out[time_key] = row.timestamp
-            out.update(row.values)
-            rows.append(out)
-        return {"predictions": rows}
+        return {"predictions": _rows(predictor, predictor(body.records()))}
+
+    @app.post("/predict/batch", response_model=BatchResponse)
+    def predict_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
+        """Every series in one vectorised forward pass."""
+        if len(body.series) > serving.max_series_per_request:
+            raise InvalidHistory(
+                f"at most {serving.max_series_per_request} series per request, got {len(body.series)}",
+                field="series",
+            )
+        predictor: Forecast = request.app.state.predictor
+        forecasts = predictor.many([s.records() for s in body.series])
+        return {
+            "forecasts": [
+                {"id": s.id, "predictions": _rows(predictor, rows)}
+                for s, rows in zip(body.series, forecasts, strict=True)
+            ]
+        }
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -106,6 +121,18 @@ def app_from_env() -> FastAPI:
     container = Container()
     container.settings.override(load_settings())
     return create_app(container)
+
+
+def _rows(predictor: Forecast, rows: list[ForecastRow]) -> list[dict[str, Any]]:
+    time_key = predictor.card.columns.time or "timestamp"
+    out = []
+    for row in rows:
+        item: dict[str, Any] = {"step": row.step}
+        if row.timestamp is not None:
+            item[time_key] = row.timestamp
+        item.update(row.values)
+        out.append(item)
+    return out
 
 
 def _error(status: int, code: str, message: str, field: str | None) -> JSONResponse:

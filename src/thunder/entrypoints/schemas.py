@@ -46,6 +46,16 @@ class PredictRequest(BaseModel):
         return [{name: values[i] for name, values in cols.items()} for i in range(n)]
 
 
+class SeriesRequest(PredictRequest):
+    id: str = Field(min_length=1, max_length=256)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    series: list[SeriesRequest] = Field(min_length=1, description="capped by serving_config")
+
+
 class PredictResponse(BaseModel):
     predictions: list[dict[str, float | int | str]]
 
@@ -58,3 +68,12 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class SeriesForecast(BaseModel):
+    id: str
+    predictions: list[dict[str, float | int | str]]
+
+
+class BatchResponse(BaseModel):
+    forecasts: list[SeriesForecast]
