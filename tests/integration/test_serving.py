@@ -77,4 +77,7 @@ def test_batch_of_series_through_both(base: str) -> None:
     forecasts = r.json()["forecasts"]
     assert [f["id"] for f in forecasts] == [s["id"] for s in series]
     single = httpx.post(base + "/predict", json=DATA, timeout=10).json()["predictions"]
-    assert all(f["predictions"] == single for f in forecasts)
+    for f in forecasts:  # batched kernels may round differently from a batch of one
+        assert [p["date"] for p in f["predictions"]] == [p["date"] for p in single]
+        got = [p["meantemp"] for p in f["predictions"]]
+        assert got == pytest.approx([p["meantemp"] for p in single], abs=1e-4)
