@@ -1,11 +1,15 @@
 """A real uvicorn process, and the real deploy/nginx.conf in front of it."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT
+from tests.integration.conftest import Workspace, free_port, stop, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -81,3 +85,34 @@ def test_batch_of_series_through_both(base: str) -> None:
         assert [p["date"] for p in f["predictions"]] == [p["date"] for p in single]
         got = [p["meantemp"] for p in f["predictions"]]
         assert got == pytest.approx([p["meantemp"] for p in single], abs=1e-4)
+
+
+def test_two_workers_serve_the_same_model(trained: Workspace, tmp_path: Path) -> None:
+    port = free_port()
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "thunder",
+            "serve",
+            "--config",
+            str(trained.config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        cwd=trained.root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/readyz", proc)
+        with httpx.Client(timeout=10) as client:
+            codes = [client.post(url + "/predict", json=DATA).status_code for _ in range(20)]
+        assert codes == [200] * 20
+    finally:
+        stop(proc)
+    assert (tmp_path / "serve.log").read_text().count("Started server process") == 2

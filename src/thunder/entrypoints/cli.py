@@ -109,6 +109,8 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
         return
     if config:  # each worker process builds its own container from the same config
         os.environ["THUNDER_CONFIG"] = config
+    # N workers share the cores: without this each one runs torch on every core and they thrash
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     uvicorn.run(
         "thunder.entrypoints.api:app_from_env",
         factory=True,
