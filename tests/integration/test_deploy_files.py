@@ -21,6 +21,8 @@ def test_compose_runs_the_api_behind_nginx_with_healthchecks() -> None:
     assert all(v.endswith(":ro") for v in api["volumes"] + nginx["volumes"])
     assert (ROOT / "deploy" / api["build"]["dockerfile"].removeprefix("deploy/")).exists()
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    # nginx starts only once the API has loaded its model and run a warm-up pass
+    assert "/readyz" in " ".join(api["healthcheck"]["test"])
 
 
 def test_dockerfile_is_slim_cpu_and_non_root() -> None:
@@ -31,6 +33,7 @@ def test_dockerfile_is_slim_cpu_and_non_root() -> None:
     assert users
     assert users[-1] != "USER root"
     assert any(ln.startswith("HEALTHCHECK") for ln in lines)
+    assert any("/healthz" in ln for ln in lines)
     copied = " ".join(ln for ln in lines if ln.startswith("COPY"))
     for needed in ("pyproject.toml", "requirements.lock", "src"):
         assert needed in copied
