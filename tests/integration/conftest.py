@@ -85,29 +85,35 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(root, config)
 
 
+def start_serve(work: Workspace, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m thunder serve` on a free 127.0.0.1 port, output to `log`."""
+    port = free_port()
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "thunder",
+                "serve",
+                "--config",
+                str(work.config),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                *extra,
+            ],
+            cwd=work.root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, f"http://127.0.0.1:{port}"
+
+
 @pytest.fixture(scope="session")
 def api(trained: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `thunder serve` (uvicorn) on a free 127.0.0.1 port."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("logs") / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "thunder",
-            "serve",
-            "--config",
-            str(trained.config),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=trained.root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(trained, tmp_path_factory.mktemp("logs") / "serve.log")
     try:
         wait_http(url + "/", proc)
         yield url

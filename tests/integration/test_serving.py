@@ -1,15 +1,13 @@
 """A real uvicorn process, and the real deploy/nginx.conf in front of it."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import Workspace, free_port, stop, wait_http
+from tests.integration.conftest import Workspace, start_serve, stop, wait_http
 
 pytestmark = pytest.mark.integration
 
@@ -88,26 +86,7 @@ def test_batch_of_series_through_both(base: str) -> None:
 
 
 def test_two_workers_serve_the_same_model(trained: Workspace, tmp_path: Path) -> None:
-    port = free_port()
-    log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "thunder",
-            "serve",
-            "--config",
-            str(trained.config),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ],
-        cwd=trained.root,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_serve(trained, tmp_path / "serve.log", "--workers", "2")
     try:
         wait_http(url + "/readyz", proc)
         with httpx.Client(timeout=10) as client:
