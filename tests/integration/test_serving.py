@@ -95,3 +95,9 @@ def test_two_workers_serve_the_same_model(trained: Workspace, tmp_path: Path) ->
     finally:
         stop(proc)
     assert (tmp_path / "serve.log").read_text().count("Started server process") == 2
+
+
+def test_metrics_through_nginx(nginx: str) -> None:
+    r = httpx.get(nginx + "/metrics", timeout=10)
+    assert r.status_code == 200
+    assert "thunder_predictions_total" in r.text

@@ -140,3 +140,26 @@ def test_a_bad_series_in_a_batch_is_named(client: TestClient) -> None:
     r = client.post("/predict/batch", json={"series": [_series(0), _series(1, rows=2)]})
     assert r.status_code == 422
     assert r.json()["error"]["field"] == "series[1].data"
+
+
+def _sample(text: str, name: str) -> float:
+    """The value of one sample line (`name{labels} value`) of the Prometheus text format."""
+    for line in text.splitlines():
+        key, _, value = line.rpartition(" ")
+        if key == name:
+            return float(value)
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_metrics_count_what_was_sent(client: TestClient) -> None:
+    for _ in range(3):
+        client.post("/predict", json=body())
+    client.post("/predict", json={"data": []})
+    client.post("/predict/batch", json={"series": [_series(0), _series(1)]})
+    text = client.get("/metrics").text
+    assert _sample(text, 'thunder_predictions_total{endpoint="predict"}') == 3
+    assert _sample(text, 'thunder_predictions_total{endpoint="predict_batch"}') == 2
+    assert _sample(text, 'http_requests_total{handler="/predict",method="POST",status="2xx"}') == 3
+    assert _sample(text, 'http_requests_total{handler="/predict",method="POST",status="4xx"}') == 1
+    assert "thunder_model_info{" in text
+    assert "http_request_duration_seconds_bucket" in text

@@ -11,6 +11,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Info
+from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thunder.app.predict import Forecast
@@ -34,6 +36,12 @@ def create_app(container: Any) -> FastAPI:
         predictor = container.predictor()  # loaded once per process
         predictor.warm_up()
         app.state.predictor = predictor
+        model_info.info(
+            {
+                "trained_at": predictor.card.trained_at,
+                "data_sha256": str(predictor.card.data.get("sha256", "")),
+            }
+        )
         yield
 
     app = FastAPI(
@@ -43,6 +51,15 @@ def create_app(container: Any) -> FastAPI:
         responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
     )
     app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
+    # one registry per app: several apps in one process (tests) must not share counters
+    registry = CollectorRegistry()
+    predictions = Counter(
+        "thunder_predictions", "Series forecast, by endpoint.", ["endpoint"], registry=registry
+    )
+    model_info = Info("thunder_model", "The model being served.", registry=registry)
+    Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
 
     @app.get("/")
     def health(request: Request) -> dict[str, Any]:
@@ -69,7 +86,9 @@ def create_app(container: Any) -> FastAPI:
     @app.post("/predict", response_model=PredictResponse)
     def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         predictor: Forecast = request.app.state.predictor
-        return {"predictions": _rows(predictor, predictor(body.records()))}
+        rows = _rows(predictor, predictor(body.records()))
+        predictions.labels("predict").inc()
+        return {"predictions": rows}
 
     @app.post("/predict/batch", response_model=BatchResponse)
     def predict_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
@@ -81,6 +100,7 @@ def create_app(container: Any) -> FastAPI:
             )
         predictor: Forecast = request.app.state.predictor
         forecasts = predictor.many([s.records() for s in body.series])
+        predictions.labels("predict_batch").inc(len(forecasts))
         return {
             "forecasts": [
                 {"id": s.id, "predictions": _rows(predictor, rows)}
