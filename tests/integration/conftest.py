@@ -121,8 +121,10 @@ def api(trained: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         stop(proc)
 
 
-def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """The real deploy/nginx.conf; only the upstream address, port and log path are changed."""
+def start_nginx(
+    upstream: str, prefix: Path, limits: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The real deploy/nginx.conf; only the upstream, port, log path (and `limits`) are changed."""
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(binary).exists():
         pytest.fail("nginx is not installed (scripts/test.sh installs it with apt-get)")
@@ -133,6 +135,9 @@ def start_nginx(upstream: str, prefix: Path) -> tuple[subprocess.Popen[bytes], s
     conf = conf.replace("server api:8000;", f"server {upstream};")
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     conf = conf.replace("access_log /dev/stdout timed;", f"access_log {prefix}/access.log timed;")
+    for old, new in (limits or {}).items():
+        assert old in conf
+        conf = conf.replace(old, new)
     (prefix / "nginx.conf").write_text(conf)
     proc = subprocess.Popen(
         [
@@ -166,6 +171,18 @@ def nginx_without_api(tmp_path: Path) -> Iterator[str]:
     proc, url = start_nginx(f"127.0.0.1:{free_port()}", tmp_path)
     try:
         wait_http(url + "/", proc, timeout=20)
+        yield url
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def strict_nginx(api: str, tmp_path: Path) -> Iterator[str]:
+    """The same nginx.conf with its rate limit turned down to 5 requests/s, burst 5."""
+    limits = {"rate=1000r/s": "rate=5r/s", "burst=2000": "burst=5"}
+    proc, url = start_nginx(api.removeprefix("http://"), tmp_path, limits)
+    try:
+        wait_http(url + "/healthz", proc, timeout=20)
         yield url
     finally:
         stop(proc)

@@ -101,3 +101,13 @@ def test_metrics_through_nginx(nginx: str) -> None:
     r = httpx.get(nginx + "/metrics", timeout=10)
     assert r.status_code == 200
     assert "thunder_predictions_total" in r.text
+
+
+def test_nginx_rate_limits_with_a_json_429(strict_nginx: str) -> None:
+    with httpx.Client(timeout=10) as client:
+        responses = [client.get(strict_nginx + "/healthz") for _ in range(30)]
+    codes = [r.status_code for r in responses]
+    assert 200 in codes
+    limited = [r for r in responses if r.status_code == 429]
+    assert len(limited) >= 10, codes
+    assert limited[0].json()["error"]["code"] == "rate_limited"
