@@ -1,4 +1,5 @@
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -163,3 +164,23 @@ def test_metrics_count_what_was_sent(client: TestClient) -> None:
     assert _sample(text, 'http_requests_total{handler="/predict",method="POST",status="4xx"}') == 1
     assert "thunder_model_info{" in text
     assert "http_request_duration_seconds_bucket" in text
+
+
+def test_each_request_is_one_json_access_line_with_its_id(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    access = logging.getLogger("thunder.access")  # does not propagate: it writes to stdout itself
+    access.addHandler(caplog.handler)
+    try:
+        r = client.post("/predict", json=body(), headers={"X-Request-ID": "abc-123"})
+        fresh = client.get("/healthz")
+    finally:
+        access.removeHandler(caplog.handler)
+    assert r.headers["x-request-id"] == "abc-123"
+    assert len(fresh.headers["x-request-id"]) == 32
+    lines = [json.loads(rec.getMessage()) for rec in caplog.records if rec.name == "thunder.access"]
+    assert lines[0]["request_id"] == "abc-123"
+    assert lines[0]["path"] == "/predict"
+    assert lines[0]["status"] == 200
+    assert lines[0]["duration_ms"] > 0
+    assert lines[1]["request_id"] == fresh.headers["x-request-id"]

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from thunder.app.predict import Forecast
 from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
 from thunder.domain.values import ForecastRow
+from thunder.entrypoints import access_log
+from thunder.entrypoints.access_log import AccessLog
 from thunder.entrypoints.schemas import (
     BatchRequest,
     BatchResponse,
@@ -51,6 +53,8 @@ def create_app(container: Any) -> FastAPI:
         responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
     )
     app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
+    access_log.configure()
+    app.add_middleware(AccessLog)  # added last, so it runs first and times everything
     # one registry per app: several apps in one process (tests) must not share counters
     registry = CollectorRegistry()
     predictions = Counter(

@@ -105,7 +105,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
     container = _container(ctx, config)
     container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
     if workers == 1:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(container), host=host, port=port, access_log=False)
         return
     if config:  # each worker process builds its own container from the same config
         os.environ["THUNDER_CONFIG"] = config
@@ -117,7 +117,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        access_log=False,  # thunder.access writes one JSON line per request instead
     )
 
 
