@@ -52,9 +52,6 @@ def create_app(container: Any) -> FastAPI:
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
     )
-    app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
-    access_log.configure()
-    app.add_middleware(AccessLog)  # added last, so it runs first and times everything
     # one registry per app: several apps in one process (tests) must not share counters
     registry = CollectorRegistry()
     predictions = Counter(
@@ -64,6 +61,10 @@ def create_app(container: Any) -> FastAPI:
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False
     )
+
+    app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
+    access_log.configure()
+    app.add_middleware(AccessLog)  # added last, so it runs first and times everything
 
     @app.get("/")
     def health(request: Request) -> dict[str, Any]:
