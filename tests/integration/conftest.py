@@ -1,3 +1,4 @@
+import contextlib
 import json
 import os
 import shutil
@@ -155,34 +156,35 @@ def start_nginx(
     return proc, f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
-def nginx(api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_nginx(api.removeprefix("http://"), tmp_path_factory.mktemp("nginx"))
+@contextlib.contextmanager
+def running_nginx(
+    upstream: str, prefix: Path, limits: dict[str, str] | None = None
+) -> Iterator[str]:
+    """start_nginx, wait until it answers, yield its URL, stop it."""
+    proc, url = start_nginx(upstream, prefix, limits)
     try:
-        wait_http(url + "/", proc, timeout=20)
+        wait_http(url + "/healthz", proc, timeout=20)
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def nginx(api: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_nginx(api.removeprefix("http://"), tmp_path_factory.mktemp("nginx")) as url:
+        yield url
 
 
 @pytest.fixture
 def nginx_without_api(tmp_path: Path) -> Iterator[str]:
     """nginx in front of a port where nothing listens: the API is down."""
-    proc, url = start_nginx(f"127.0.0.1:{free_port()}", tmp_path)
-    try:
-        wait_http(url + "/", proc, timeout=20)
+    with running_nginx(f"127.0.0.1:{free_port()}", tmp_path) as url:
         yield url
-    finally:
-        stop(proc)
 
 
 @pytest.fixture
 def strict_nginx(api: str, tmp_path: Path) -> Iterator[str]:
     """The same nginx.conf with its rate limit turned down to 5 requests/s, burst 5."""
     limits = {"rate=1000r/s": "rate=5r/s", "burst=2000": "burst=5"}
-    proc, url = start_nginx(api.removeprefix("http://"), tmp_path, limits)
-    try:
-        wait_http(url + "/healthz", proc, timeout=20)
+    with running_nginx(api.removeprefix("http://"), tmp_path, limits) as url:
         yield url
-    finally:
-        stop(proc)
