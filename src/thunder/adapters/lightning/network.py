@@ -70,9 +70,8 @@ class MLSTMBlock(nn.Module):
         self.skip = nn.Parameter(torch.ones(inner))
         self.down = nn.Linear(inner, hidden)
         self.drop = nn.Dropout(dropout)
-        with (
-            torch.no_grad()
-        ):  # forget gates start open, input gates near zero (as the paper's code)
+        # forget gates start open, input gates near zero (as the paper's code)
+        with torch.no_grad():
             self.gates.bias[heads:].copy_(torch.linspace(3.0, 6.0, heads))
             self.gates.bias[:heads].normal_(std=0.1)
             self.gates.weight.zero_()
