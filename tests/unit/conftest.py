@@ -8,7 +8,12 @@ import pytest
 from dependency_injector import providers
 
 from tests.conftest import small_config
-from tests.unit.fakes import FakeForecaster, FakePreprocessor, InMemoryArtifactStore
+from tests.unit.fakes import (
+    FakeForecaster,
+    FakePreprocessor,
+    InMemoryArtifactStore,
+    InMemoryRowCache,
+)
 from thunder.app.container import Container
 from thunder.app.settings import Settings, load_settings
 
@@ -47,6 +52,7 @@ def container(settings: Settings, store: InMemoryArtifactStore) -> Iterator[Cont
     c = Container()
     c.settings.override(settings)
     c.artifact_store.override(store)
+    c.row_cache.override(providers.Singleton(InMemoryRowCache))
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
     c.forecaster_loader.override(FakeForecaster.from_bytes)

@@ -1,17 +1,21 @@
 """Small working implementations of the ports, for unit tests through the container."""
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from thunder.domain.errors import ArtifactError, ArtifactNotFound, MissingColumn
 from thunder.domain.ports import WindowStream
+from thunder.domain.table import RowCounter
 from thunder.domain.values import Chunk, FitResult, FloatArray
 
 
 class FakeChunkSource:
-    """A table in memory, served in chunks; remembers the largest chunk it handed out."""
+    """A table in memory, served in chunks; remembers the largest chunk it handed out.
+
+    `times` (int64 per row) and `series` (an id per row) stand for the time and id columns.
+    """
 
     def __init__(
         self,
@@ -19,9 +23,16 @@ class FakeChunkSource:
         chunk_size: int,
         name: str = "mem.csv",
         time_column: str | None = "date",
+        times: Sequence[int] | None = None,
+        series: Sequence[str] | None = None,
+        id_column: str = "id",
     ) -> None:
         self._time = [time_column] if time_column else []
+        self._id = [id_column] if series is not None else []
         self._table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
+        rows = len(next(iter(self._table.values())))
+        self._times = np.asarray(times if times is not None else np.arange(rows), dtype=np.int64)
+        self._series = None if series is None else [str(s) for s in series]
         self._size = chunk_size
         self._name = name
         self.largest_chunk = 0
@@ -32,21 +43,70 @@ class FakeChunkSource:
         return self._name
 
     def header(self) -> Sequence[str]:
-        return self._time + list(self._table)
+        return self._time + self._id + list(self._table)
 
-    def chunks(self, columns: Sequence[str]) -> Iterator[Chunk]:
-        missing = [c for c in columns if c not in self._table]
+    def chunks(
+        self, columns: Sequence[str], *, time: str | None = None, series: str | None = None
+    ) -> Iterator[Chunk]:
+        missing = [c for c in [*columns, time, series] if c and c not in self.header()]
         if missing:
             raise MissingColumn(f"{self._name}: missing column(s) {missing}", field=missing[0])
         self.passes += 1
         values = np.stack([self._table[c] for c in columns], axis=1)  # [rows, columns]
+        names: list[str] = []
+        codes = None
+        if series is not None and self._series is not None:
+            names = list(dict.fromkeys(self._series))
+            codes = np.asarray([names.index(s) for s in self._series], dtype=np.int64)
         for start in range(0, len(values), self._size):
             block = values[start : start + self._size]
             self.largest_chunk = max(self.largest_chunk, len(block))
-            yield Chunk(start=start, values=block)
+            yield Chunk(
+                start=start,
+                values=block,
+                series=None if codes is None else codes[start : start + self._size],
+                time=None if time is None else self._times[start : start + self._size],
+                names=names,
+            )
 
     def fingerprint(self) -> str:
         return "fake-" + str(sum(len(v) for v in self._table.values()))
+
+
+class InMemoryRowCache:
+    """RowCache holding the checked chunks in a list; counts how often it was built."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, InMemoryTable] = {}
+        self.builds = 0
+
+    def open(self, key: str) -> "InMemoryTable | None":
+        return self.tables.get(key)
+
+    def build(self, key: str, rows: Iterable[Chunk], origin: str) -> "InMemoryTable":
+        chunks = list(rows)
+        self.builds += 1
+        self.tables[key] = InMemoryTable(chunks)
+        return self.tables[key]
+
+
+class InMemoryTable:
+    def __init__(self, chunks: list[Chunk]) -> None:
+        self._chunks = chunks
+        self._counter = RowCounter()
+        for chunk in chunks:
+            self._counter.add(chunk)
+
+    @property
+    def counts(self) -> Mapping[int, int]:
+        return self._counter.counts
+
+    @property
+    def names(self) -> Sequence[str]:
+        return tuple(self._counter.names)
+
+    def chunks(self) -> Iterator[Chunk]:
+        return iter(self._chunks)
 
 
 class FakePreprocessor:
@@ -104,9 +164,6 @@ class FakeForecaster:
         self.val_windows = sum(len(b) for b in val)
         seen = sum(self.train_windows_per_epoch)
         return FitResult(epochs=2, steps=seen, windows_seen=seen, wall_s=0.5, best_val_loss=0.0)
-
-    def test_loss(self, test: WindowStream) -> float:
-        return 0.0
 
     def predict(self, x: FloatArray) -> FloatArray:
         last = x[:, -1, self._targets]  # [n, T]

@@ -41,7 +41,6 @@ def test_demo_file_reads_in_bounded_chunks() -> None:
     ("text", "error", "needle"),
     [
         ("a,b\n1,2\n3,x\n", MalformedRow, "row 2, column 'b': 'x' is not a number"),
-        ("a,b\n1,2\n3,\n", NonFiniteValue, "row 2, column 'b' is empty"),
         ("a,b\n1,2\n3,inf\n", NonFiniteValue, "row 2, column 'b' is not finite"),
         ("a,c\n1,2\n", MissingColumn, "missing column(s) 'b'"),
         ("", DataError, "empty"),
@@ -67,3 +66,52 @@ def test_fingerprint_is_the_sha256_of_the_bytes(tmp_path: Path) -> None:
 
     path = csv(tmp_path, "a,b\n1,2\n")
     assert CsvChunkSource(path, 1).fingerprint() == hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+
+
+def test_empty_cells_come_out_as_nan_for_the_missing_value_policy(tmp_path: Path) -> None:
+    values = read_all(csv(tmp_path, "a,b\n1,2\n3,\n,4\n"))
+    assert np.isnan(values[1, 1]) and np.isnan(values[2, 0])
+    assert values[0].tolist() == [1.0, 2.0]
+
+
+def test_series_ids_become_codes_in_order_of_first_appearance_across_chunks(
+    tmp_path: Path,
+) -> None:
+    path = csv(tmp_path, "id,a,b\nx,1,1\n7,2,2\nx,3,3\nz,4,4\n7,5,5\n")
+    chunks = list(CsvChunkSource(path, 2).chunks(["a"], series="id"))
+    assert np.concatenate([c.series for c in chunks if c.series is not None]).tolist() == [
+        0,
+        1,
+        0,
+        2,
+        1,
+    ]
+    assert list(chunks[-1].names) == ["x", "7", "z"]
+
+
+def test_timestamps_are_parsed_to_int64_nanoseconds(tmp_path: Path) -> None:
+    path = csv(tmp_path, "date,a\n2020-01-01,1\n2020-01-02 06:00,2\n")
+    (chunk,) = CsvChunkSource(path, 10).chunks(["a"], time="date")
+    assert chunk.time is not None
+    assert (chunk.time[1] - chunk.time[0]) == 30 * 3600 * 10**9
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "needle"),
+    [
+        (
+            "date,a\n2020-01-01,1\nsoon,2\n",
+            MalformedRow,
+            "row 2, column 'date': 'soon' is not a date",
+        ),
+        ("date,a\n2020-01-01,1\n,2\n", NonFiniteValue, "row 2, column 'date' is empty"),
+        ("id,a\nx,1\n,2\n", NonFiniteValue, "row 2, column 'id' is empty"),
+    ],
+)
+def test_bad_time_and_id_cells_name_row_and_column(
+    tmp_path: Path, text: str, error: type, needle: str
+) -> None:
+    path = csv(tmp_path, text)
+    column = "date" if text.startswith("date") else None
+    with pytest.raises(error, match=needle):
+        list(CsvChunkSource(path, 1).chunks(["a"], time=column, series=None if column else "id"))

@@ -89,5 +89,5 @@ def test_too_little_data_names_the_split(container: Container) -> None:
 
 def test_a_configured_time_column_must_exist(container: Container, settings: Settings) -> None:
     settings.preprocessing_config.time_column = "when"
-    with pytest.raises(MissingColumn, match="no time column 'when'"):
+    with pytest.raises(MissingColumn, match="no column 'when'"):
         container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))

@@ -1,6 +1,8 @@
 """ChunkSource over a CSV file, read with pandas in chunks of `chunk_size` rows.
 
-Only the asked-for columns are parsed; every pandas/OS error is translated into a DataError that
+Only the asked-for columns are converted; empty cells come out as NaN for the missing-value
+policy to handle, series ids as integer codes (in order of first appearance), timestamps as int64
+nanoseconds since the epoch (UTC). Every pandas/OS error is translated into a DataError that
 names the file, the row (1-based, header excluded) and the column.
 """
 
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
-from thunder.domain.values import Chunk
+from thunder.domain.values import Chunk, IndexArray
 
 
 class CsvChunkSource:
@@ -43,15 +45,20 @@ class CsvChunkSource:
             raise DataError(f"{self.name}: the file is empty (expected a header row)")
         return [c.strip() for c in row]
 
-    def chunks(self, columns: Sequence[str]) -> Iterator[Chunk]:
+    def chunks(
+        self, columns: Sequence[str], *, time: str | None = None, series: str | None = None
+    ) -> Iterator[Chunk]:
         header = self.header()
-        missing = [c for c in columns if c not in header]
+        wanted = [*columns, *(c for c in (time, series) if c is not None)]
+        missing = [c for c in wanted if c not in header]
         if missing:
             raise MissingColumn(
                 f"{self.name}: missing column(s) {', '.join(map(repr, missing))}; "
                 f"the header has {', '.join(map(repr, header))}",
                 field=missing[0],
             )
+        codes: dict[str, int] = {}
+        names: list[str] = []  # grows as new series appear; chunks share it
         start = 0
         try:
             reader = pd.read_csv(
@@ -61,10 +68,19 @@ class CsvChunkSource:
                 chunksize=self._chunk_size,
                 skipinitialspace=True,
                 encoding="utf-8",
+                dtype={series: str} if series else None,
             )
             with reader:
                 for frame in reader:
-                    yield Chunk(start=start, values=self._numeric(frame, columns, start))
+                    yield Chunk(
+                        start=start,
+                        values=self._numeric(frame, columns, start),
+                        series=None
+                        if series is None
+                        else self._codes(frame, series, start, codes, names),
+                        time=None if time is None else self._times(frame, time, start),
+                        names=names,
+                    )
                     start += len(frame)
         except pd.errors.ParserError as e:
             raise MalformedRow(f"{self.name}: malformed CSV: {_first_line(e)}") from None
@@ -95,14 +111,63 @@ class CsvChunkSource:
                     )
                 series = coerced
             column = series.to_numpy(dtype=np.float64, na_value=np.nan)
-            bad = np.flatnonzero(~np.isfinite(column))
-            if len(bad):
-                what = "is empty" if np.isnan(column[bad[0]]) else "is not finite"
+            bad = np.flatnonzero(np.isinf(column))
+            if len(bad):  # an empty cell is NaN and left to the missing-value policy
                 raise NonFiniteValue(
-                    f"{self.name}: row {start + bad[0] + 1}, column '{col}' {what}", field=col
+                    f"{self.name}: row {start + bad[0] + 1}, column '{col}' is not finite",
+                    field=col,
                 )
             parsed.append(column)
         return np.stack(parsed, axis=1).astype(np.float32)  # [rows, columns]
+
+    def _codes(
+        self, frame: pd.DataFrame, col: str, start: int, codes: dict[str, int], names: list[str]
+    ) -> IndexArray:
+        local, uniques = pd.factorize(frame[col])
+        if (local < 0).any():
+            row = int(np.flatnonzero(local < 0)[0])
+            raise NonFiniteValue(
+                f"{self.name}: row {start + row + 1}, column '{col}' is empty (every row needs "
+                f"its series id)",
+                field=col,
+            )
+        to_global = np.empty(len(uniques), dtype=np.int64)
+        for i, name in enumerate(uniques):
+            key = str(name)
+            if key not in codes:
+                codes[key] = len(names)
+                names.append(key)
+            to_global[i] = codes[key]
+        return to_global[local]
+
+    def _times(self, frame: pd.DataFrame, col: str, start: int) -> IndexArray:
+        raw = frame[col]
+        empty = np.flatnonzero(raw.isna().to_numpy())
+        if len(empty):
+            raise NonFiniteValue(
+                f"{self.name}: row {start + empty[0] + 1}, column '{col}' is empty (every row "
+                f"needs its timestamp)",
+                field=col,
+            )
+        if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+            numbers = raw.to_numpy()
+            if pd.api.types.is_integer_dtype(raw):
+                return numbers.astype(np.int64)
+            return np.round(numbers.astype(np.float64) * 1e9).astype(np.int64)
+        for fmt in ("ISO8601", "mixed"):  # the fast exact parser first, then pandas' guessing
+            try:
+                stamps = pd.to_datetime(raw, format=fmt, utc=True)
+                return np.asarray(stamps.dt.as_unit("ns").astype("int64"), dtype=np.int64)
+            except (ValueError, TypeError, OverflowError):
+                continue
+        parsed = pd.to_datetime(raw, format="mixed", utc=True, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        row = int(bad[0]) if len(bad) else 0
+        raise MalformedRow(
+            f"{self.name}: row {start + row + 1}, column '{col}': {raw.iloc[row]!r} is not a "
+            f"date/time",
+            field=col,
+        )
 
 
 def _first_line(error: Exception) -> str:

@@ -4,15 +4,24 @@ from collections.abc import Sequence
 
 from dependency_injector import containers, providers
 
+from thunder.adapters.binary_cache import BinaryRowCache
 from thunder.adapters.csv_chunks import CsvChunkSource
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
 from thunder.adapters.lightning.network import NetworkConfig
 from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
+from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
-from thunder.domain.ports import ArtifactStore, ChunkSource, Forecaster, Preprocessor
+from thunder.domain.ports import (
+    ArtifactStore,
+    ChunkSource,
+    Forecaster,
+    Preprocessor,
+    Progress,
+    RowCache,
+)
 
 
 def network_config(settings: Settings) -> NetworkConfig:
@@ -45,6 +54,7 @@ def training_options(settings: Settings, progress: bool) -> TrainingOptions:
         devices=t.devices,
         precision=t.precision,
         progress=progress,
+        shuffle_buffer=t.shuffle_buffer,
     )
 
 
@@ -56,11 +66,26 @@ def _load(loader: LoadModel) -> Forecast:
     return loader()
 
 
+def _row_cache(settings: Settings, chunk_rows: int) -> RowCache | None:
+    if not settings.preprocessing_config.cache:
+        return None
+    return BinaryRowCache(settings.cache_dir(), chunk_rows)
+
+
 class Container(containers.DeclarativeContainer):
     settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
     progress: providers.Object[bool] = providers.Object(False)
+    chunk_rows: providers.Object[int] = providers.Object(10_000)  # `chunk --size`
 
-    chunk_source: providers.Provider[ChunkSource] = providers.Factory(CsvChunkSource)
+    chunk_source: providers.Provider[ChunkSource] = providers.Factory(
+        CsvChunkSource, chunk_size=chunk_rows
+    )
+    progress_reporter: providers.Provider[Progress] = providers.Factory(
+        TqdmProgress, enabled=progress, chunk_rows=chunk_rows
+    )
+    row_cache: providers.Provider[RowCache | None] = providers.Factory(
+        _row_cache, settings, chunk_rows
+    )
     artifact_store: providers.Provider[ArtifactStore] = providers.Singleton(FilesystemArtifactStore)
     preprocessor_factory = providers.Object(_preprocessor)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
@@ -75,6 +100,8 @@ class Container(containers.DeclarativeContainer):
         preprocessor_factory=preprocessor_factory,
         forecaster_factory=forecaster.provider,
         store=artifact_store,
+        progress=progress_reporter,
+        cache=row_cache,
     )
     forecaster_loader = providers.Object(LightningForecaster.from_bytes)
     preprocessor_loader = providers.Object(SklearnPreprocessor.from_bytes)

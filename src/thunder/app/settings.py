@@ -36,6 +36,9 @@ class TrainingConfig(_Strict):
     accelerator: str = "auto"
     devices: int | Literal["auto"] = "auto"
     precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
+    shuffle_buffer: int = Field(
+        4096, ge=1, description="train windows shuffled together; bounds the shuffle's memory"
+    )
 
 
 class ModelConfig(_Strict):
@@ -55,6 +58,9 @@ class SplitConfig(_Strict):
     train_ratio: float = Field(0.7, gt=0, lt=1)
     val_ratio: float = Field(0.15, ge=0, lt=1)
     batch_size: int = Field(32, ge=1)
+    eval_stride: int = Field(
+        1, ge=1, description="val/test windows start every eval_stride rows (1: every row)"
+    )
 
 
 class PreprocessingConfig(_Strict):
@@ -62,6 +68,10 @@ class PreprocessingConfig(_Strict):
     target_variables: list[str] = Field(min_length=1)
     use_target_as_feature: bool = True
     time_column: str | None = None
+    id_column: str | None = Field(None, description="series id column of a long-format file")
+    missing: Literal["error", "ffill", "drop"] = "error"
+    cache: bool = Field(True, description="keep checked rows as float32 for passes after the first")
+    cache_dir: str | None = Field(None, description="default: .thunder-cache beside the model")
     split_config: SplitConfig
 
 
@@ -120,6 +130,11 @@ class Settings(BaseSettings):
             )
         if len(set(pre.target_variables)) != len(pre.target_variables):
             raise ValueError("preprocessing_config.target_variables has duplicates")
+        if pre.id_column is not None and pre.id_column in (*inputs, *pre.target_variables):
+            raise ValueError(
+                f"preprocessing_config.id_column ('{pre.id_column}') names a series, so it cannot "
+                f"also be a feature or target"
+            )
         return self
 
     @classmethod
@@ -155,6 +170,10 @@ class Settings(BaseSettings):
 
     def card_path(self) -> str:
         return str(Path(self.model_path).with_suffix(".card.json"))
+
+    def cache_dir(self) -> Path:
+        configured = self.preprocessing_config.cache_dir
+        return Path(configured) if configured else Path(self.model_path).parent / ".thunder-cache"
 
 
 def load_settings(path: str | None = None) -> Settings:

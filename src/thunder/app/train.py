@@ -1,5 +1,6 @@
 """Use case: train a forecaster from a chunked table, evaluate it, and keep the artifacts."""
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -11,25 +12,41 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import Settings
+from thunder.domain.checking import RowChecker
 from thunder.domain.errors import MissingColumn
 from thunder.domain.metrics import ErrorAccumulator
-from thunder.domain.ports import ArtifactStore, ChunkSource, Forecaster, Preprocessor, WindowStream
-from thunder.domain.splitting import origins, plan_split
+from thunder.domain.ports import (
+    ArtifactStore,
+    ChunkSource,
+    Forecaster,
+    Preprocessor,
+    Progress,
+    RowCache,
+    Table,
+    WindowStream,
+)
+from thunder.domain.splitting import plan_split, rows_of, split_origins, windows_in
 from thunder.domain.streams import Restartable
-from thunder.domain.values import Chunk, Columns, ModelCard, SplitPlan, WindowBatch
+from thunder.domain.table import StreamedTable
+from thunder.domain.values import Chunk, Columns, FloatArray, ModelCard, SplitPlan, WindowBatch
 from thunder.domain.windowing import WindowCutter
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
+CACHE_LAYOUT = "rows-v1"
 VERSIONED = ("thunder", "torch", "pytorch-lightning", "scikit-learn", "numpy", "pandas")
 
 
 @dataclass(frozen=True)
 class Prepared:
     columns: Columns
+    table: Table
     plan: SplitPlan
     preprocessor: Preprocessor
-    ingest_s: float
+    fingerprint: str
+    cached: bool
+    check_s: float
+    scale_s: float
 
 
 class TrainFromChunks:
@@ -39,54 +56,65 @@ class TrainFromChunks:
         preprocessor_factory: PreprocessorFactory,
         forecaster_factory: ForecasterFactory,
         store: ArtifactStore,
+        progress: Progress,
+        cache: RowCache | None,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
         self._new_forecaster = forecaster_factory
         self._store = store
+        self._progress = progress
+        self._cache = cache
 
     def __call__(self, source: ChunkSource) -> dict[str, Any]:
         prep = self._prepare(source)
         cols, plan, window = prep.columns, prep.plan, self._settings.window
-        scaled = Restartable(lambda: self._scaled_chunks(source, prep))
+        stride = self._settings.preprocessing_config.split_config.eval_stride
+        scaled = Restartable(lambda: self._scaled_chunks(prep))
         cutter = WindowCutter(
             window,
             [cols.scaled.index(c) for c in cols.inputs],
             [cols.scaled.index(c) for c in cols.targets],
         )
 
-        def windows(part: range) -> WindowStream:
-            return Restartable(lambda: cutter.cut(scaled, origins(part, window)))
+        def windows(part: str, step: int) -> WindowStream:
+            wanted = split_origins(plan, part, window, step)
+            return Restartable(lambda: cutter.cut(scaled, wanted))
 
         forecaster = self._new_forecaster()
-        fit = forecaster.fit(windows(plan.train), windows(plan.val))
-        test_loss = forecaster.test_loss(windows(plan.test))
+        fit = forecaster.fit(windows("train", 1), windows("val", stride))
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
-        for wb in windows(plan.test):
-            self._score(wb, forecaster, prep.preprocessor, cols, model_err, naive_err)
+        scaled_err = ErrorAccumulator(cols.targets)
+        for wb in windows("test", stride):
+            forecast = forecaster.predict(wb.x)
+            scaled_err.add(forecast, wb.y)
+            self._score(wb, forecast, prep.preprocessor, cols, model_err, naive_err)
 
         report: dict[str, Any] = {
             "data": {
                 "file": source.name,
-                "sha256": source.fingerprint(),
+                "sha256": prep.fingerprint,
                 "rows": plan.rows,
-                "train_rows": len(plan.train),
-                "val_rows": len(plan.val),
-                "test_rows": len(plan.test),
-                "ingest_s": round(prep.ingest_s, 3),
+                "series": len(plan.series),
+                "train_rows": plan.rows_in("train"),
+                "val_rows": plan.rows_in("val"),
+                "test_rows": plan.rows_in("test"),
+                "cache": "hit" if prep.cached else ("built" if self._cache else "off"),
+                "check_s": round(prep.check_s, 3),
+                "scale_s": round(prep.scale_s, 3),
             },
             "train": {
                 "epochs": fit.epochs,
                 "steps": fit.steps,
-                "windows": len(origins(plan.train, window)),
+                "windows": windows_in(plan, "train", window),
                 "windows_seen": fit.windows_seen,
                 "wall_s": round(fit.wall_s, 3),
                 "windows_per_s": round(fit.windows_seen / fit.wall_s, 1) if fit.wall_s else 0.0,
                 "best_val_loss": fit.best_val_loss,
             },
             "test": {
-                "windows": len(origins(plan.test, window)),
-                "loss_scaled": test_loss,
+                "windows": windows_in(plan, "test", window, stride),
+                "loss_scaled": _mse(scaled_err),
                 **{t: e.as_dict() for t, e in model_err.result().items()},
             },
             "baselines": {"naive_last": {t: e.as_dict() for t, e in naive_err.result().items()}},
@@ -116,45 +144,81 @@ class TrainFromChunks:
         return report
 
     def _prepare(self, source: ChunkSource) -> Prepared:
-        """Two passes, each one chunk at a time: count (and validate) rows, then fit the scaler."""
+        """Check and count every row once (into the cache), then fit the scaler on train rows."""
         start = time.perf_counter()
         header = list(source.header())
+        cfg = self._settings.preprocessing_config
         cols = self._settings.columns(header)
-        if cols.time is not None and cols.time not in header:
-            raise MissingColumn(
-                f"{source.name}: no time column '{cols.time}' (preprocessing_config.time_column)",
-                field="preprocessing_config.time_column",
-            )
-        rows = sum(len(c.values) for c in source.chunks(cols.scaled))
-        split = self._settings.preprocessing_config.split_config
-        plan = plan_split(rows, split.train_ratio, split.val_ratio, self._settings.window)
-        pre = self._new_preprocessor(cols.scaled)
-        for chunk in source.chunks(cols.scaled):
-            if chunk.start >= plan.train.stop:
-                break
-            pre.partial_fit(chunk.values[: plan.train.stop - chunk.start])
-        return Prepared(cols, plan, pre, time.perf_counter() - start)
+        for name, column in (("time_column", cols.time), ("id_column", cfg.id_column)):
+            if column is not None and column not in header:
+                raise MissingColumn(
+                    f"{source.name}: no column '{column}' (preprocessing_config.{name}); "
+                    f"the header has {', '.join(map(repr, header))}",
+                    field=f"preprocessing_config.{name}",
+                )
+        checker = RowChecker(source.name, cols.scaled, cfg.missing, cols.time)
 
-    @staticmethod
-    def _scaled_chunks(source: ChunkSource, prep: Prepared) -> Iterator[Chunk]:
-        for chunk in source.chunks(prep.columns.scaled):
-            yield Chunk(chunk.start, prep.preprocessor.transform(chunk.values, prep.columns.scaled))
+        def rows() -> Iterator[Chunk]:
+            return checker(source.chunks(cols.scaled, time=cols.time, series=cfg.id_column))
+
+        fingerprint = source.fingerprint()
+        table: Table | None = None
+        cached = False
+        if self._cache is None:
+            table = StreamedTable(rows, self._progress)
+        else:
+            key = _cache_key(fingerprint, cols, cfg.id_column, cfg.missing)
+            table = self._cache.open(key)
+            cached = table is not None
+            if table is None:
+                table = self._cache.build(key, self._progress.track(rows(), "check"), source.name)
+        check_s = time.perf_counter() - start
+
+        split = cfg.split_config
+        plan = plan_split(
+            table.counts, split.train_ratio, split.val_ratio, self._settings.window, table.names
+        )
+        start = time.perf_counter()
+        pre = self._new_preprocessor(cols.scaled)
+        for train_rows in rows_of(
+            self._progress.track(table.chunks(), "scale", plan.rows), plan, "train"
+        ):
+            if len(train_rows):
+                pre.partial_fit(train_rows)
+        return Prepared(
+            cols, table, plan, pre, fingerprint, cached, check_s, time.perf_counter() - start
+        )
+
+    def _scaled_chunks(self, prep: Prepared) -> Iterator[Chunk]:
+        for chunk in prep.table.chunks():
+            values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
+            yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
 
     @staticmethod
     def _score(
         wb: WindowBatch,
-        forecaster: Forecaster,
+        forecast_scaled: FloatArray,
         pre: Preprocessor,
         cols: Columns,
         model_err: ErrorAccumulator,
         naive_err: ErrorAccumulator,
     ) -> None:
         actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
-        forecast = pre.inverse_transform(forecaster.predict(wb.x), cols.targets)
+        forecast = pre.inverse_transform(forecast_scaled, cols.targets)
         last = pre.inverse_transform(wb.last, cols.targets)  # [n, T]
         naive = np.repeat(last[:, None, :], actual.shape[1], axis=1)  # [n, future, T]
         model_err.add(forecast, actual)
         naive_err.add(naive, actual)
+
+
+def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:
+    """Names what was cached: the file's bytes and every setting that changes the checked rows."""
+    what = [CACHE_LAYOUT, fingerprint, cols.scaled, cols.time, id_column, missing]
+    return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
+
+
+def _mse(err: ErrorAccumulator) -> float:
+    return float(np.mean([e.rmse**2 for e in err.result().values()]))
 
 
 def _versions() -> dict[str, str]:

@@ -60,3 +60,7 @@ class InvalidHistory(ThunderError):
     """A /predict body that cannot be forecast from: names the row and column."""
 
     code = "invalid_history"
+
+
+class OutOfOrder(DataError):
+    code = "out_of_order"

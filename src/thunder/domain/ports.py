@@ -23,9 +23,52 @@ class ChunkSource(Protocol):
 
     def header(self) -> Sequence[str]: ...
 
-    def chunks(self, columns: Sequence[str]) -> Iterator[Chunk]: ...
+    def chunks(
+        self, columns: Sequence[str], *, time: str | None = None, series: str | None = None
+    ) -> Iterator[Chunk]:
+        """Numeric `columns` (empty cells as NaN), plus the parsed `time` column and the `series`
+        id column as codes when asked for."""
+        ...
 
-    def fingerprint(self) -> str: ...
+    def fingerprint(self) -> str:
+        """Changes whenever the content does (a hash of the bytes)."""
+        ...
+
+
+class Table(Protocol):
+    """Checked rows ready for training, read again on every pass, one chunk at a time."""
+
+    @property
+    def counts(self) -> Mapping[int, int]:
+        """Rows per series code."""
+        ...
+
+    @property
+    def names(self) -> Sequence[str]:
+        """Series ids as written in the file, by code."""
+        ...
+
+    def chunks(self) -> Iterator[Chunk]: ...
+
+
+class RowCache(Protocol):
+    """Keeps checked rows in a compact form, so passes after the first skip parsing the CSV."""
+
+    def open(self, key: str) -> Table | None:
+        """The table stored under `key`, or None when there is none (or it is damaged)."""
+        ...
+
+    def build(self, key: str, rows: Iterable[Chunk], origin: str) -> Table:
+        """Store `rows` under `key` (replacing older entries for `origin`); all or nothing."""
+        ...
+
+
+class Progress(Protocol):
+    """Shows how a pass over the rows goes (rows/s, chunk k of n, ETA); silent when not wanted."""
+
+    def track(
+        self, chunks: Iterable[Chunk], label: str, total_rows: int | None = None
+    ) -> Iterator[Chunk]: ...
 
 
 class Preprocessor(Protocol):
@@ -51,8 +94,6 @@ class Forecaster(Protocol):
     """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets]."""
 
     def fit(self, train: WindowStream, val: WindowStream) -> FitResult: ...
-
-    def test_loss(self, test: WindowStream) -> float: ...
 
     def predict(self, x: FloatArray) -> FloatArray: ...
 

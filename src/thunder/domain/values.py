@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+IndexArray = npt.NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -45,11 +46,21 @@ class Columns:
 class Chunk:
     """Up to `--size` consecutive rows of the numeric columns, in `Columns.scaled` order.
 
-    `start` is the 0-based data row (header excluded) of `values[0]`.
+    `start` is the 0-based data row (header excluded) of `values[0]`; rows a missing-value policy
+    dropped leave gaps, so downstream code counts positions per series instead of using `start`.
+    `series` gives each row's series code (None: the whole file is one series, code 0) and
+    `names[code]` its id as written in the file. `time` holds the rows' timestamps as int64
+    (nanoseconds, or the raw numbers of a numeric time column) when a time column is read.
     """
 
     start: int
-    values: FloatArray  # [rows, len(columns)]
+    values: FloatArray  # [rows, len(columns)]; NaN marks an empty cell
+    series: IndexArray | None = None  # [rows]
+    time: IndexArray | None = None  # [rows]
+    names: Sequence[str] = ()
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
 
 
 @dataclass(frozen=True)
@@ -69,13 +80,28 @@ class WindowBatch:
 
 
 @dataclass(frozen=True)
-class SplitPlan:
-    """Row ranges by position. A window belongs to the split that holds all its target rows."""
+class SeriesSplit:
+    """One series' rows by position within the series. A window belongs to the split that holds
+    all of its target rows."""
 
     rows: int
     train: range
     val: range
     test: range
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Every series split by position with the same ratios; keyed by series code."""
+
+    series: Mapping[int, SeriesSplit]
+
+    @property
+    def rows(self) -> int:
+        return sum(s.rows for s in self.series.values())
+
+    def rows_in(self, part: str) -> int:
+        return sum(len(getattr(s, part)) for s in self.series.values())
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,8 @@ def chunk(
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = _container(ctx, config)
     container.progress.override(sys.stderr.isatty())
-    source = container.chunk_source(path=input_path, chunk_size=size)
+    container.chunk_rows.override(size)
+    source = container.chunk_source(path=input_path)
     report = container.train_from_chunks()(source)
     click.echo(format_summary(report))
     if report_path:

@@ -89,13 +89,6 @@ class LightningForecaster:
             best_val_loss=best.best,
         )
 
-    def test_loss(self, test: WindowStream) -> float:
-        with _quiet_lightning():
-            trainer = self._trainer(callbacks=[], max_epochs=1)
-            out = trainer.test(self._module, self._loader(test), verbose=False)
-        self._module.cpu().eval()
-        return float(out[0]["test_loss"])
-
     def predict(self, x: FloatArray) -> FloatArray:
         with torch.inference_mode():
             y = self._module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
