@@ -91,3 +91,93 @@ def test_a_configured_time_column_must_exist(container: Container, settings: Set
     settings.preprocessing_config.time_column = "when"
     with pytest.raises(MissingColumn, match="no column 'when'"):
         container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+
+
+def long_format(
+    series: int = 3, rows: int = 120
+) -> tuple[dict[str, np.ndarray], list[str], list[int]]:
+    """`series` series of `rows` rows each, interleaved row by row as in a long-format file."""
+    data = climate_like(series * rows)
+    ids = [f"s{i % series}" for i in range(series * rows)]
+    times = [i // series for i in range(series * rows)]
+    return data, ids, times
+
+
+def test_long_format_windows_stay_within_each_series(
+    container: Container, settings: Settings
+) -> None:
+    from tests.unit.fakes import FakeForecaster, FakePreprocessor
+
+    settings.preprocessing_config.id_column = "id"
+    fake = FakeForecaster((0,), 3)
+    container.forecaster.override(providers.Object(fake))
+    made: list[FakePreprocessor] = []
+    container.preprocessor_factory.override(
+        lambda cols: made.append(FakePreprocessor(cols)) or made[-1]
+    )
+    data, ids, times = long_format(series=3, rows=120)
+    report = container.train_from_chunks()(
+        FakeChunkSource(data, chunk_size=25, series=ids, times=times)
+    )
+    # per series: train rows 0..84, origins 8..81 -> 74 windows; three series
+    assert fake.train_windows_per_epoch == [3 * 74, 3 * 74]
+    assert made[0].rows_fitted == 3 * 84
+    assert report["data"]["series"] == 3 and report["data"]["rows"] == 360
+
+
+def test_the_first_pass_fills_the_cache_and_later_passes_and_runs_read_it(
+    container: Container,
+) -> None:
+    source = FakeChunkSource(climate_like(200), chunk_size=30)
+    first = container.train_from_chunks()(source)
+    again = container.train_from_chunks()(source)
+    assert source.passes == 1
+    assert (first["data"]["cache"], again["data"]["cache"]) == ("built", "hit")
+    assert first["test"] == again["test"]
+
+
+def test_without_a_cache_every_pass_reads_the_source(container: Container) -> None:
+    container.row_cache.override(providers.Object(None))
+    source = FakeChunkSource(climate_like(200), chunk_size=30)
+    report = container.train_from_chunks()(source)
+    assert report["data"]["cache"] == "off"
+    assert source.passes > 3  # check, scale, two epochs of train and val, test
+
+
+def test_drop_policy_trains_on_the_rows_that_are_left(
+    container: Container, settings: Settings
+) -> None:
+    settings.preprocessing_config.missing = "drop"
+    data = climate_like(200)
+    data["meantemp"][[5, 50, 150]] = np.nan
+    report = container.train_from_chunks()(FakeChunkSource(data, chunk_size=30))
+    assert report["data"]["rows"] == 197
+
+
+@pytest.mark.parametrize(
+    ("times", "error"),
+    [
+        ([*range(100), 99, *range(101, 200)], "row 101, column 'date': the timestamp"),
+        ([*range(100), 3, *range(101, 200)], "goes back in time"),
+    ],
+)
+def test_bad_time_order_stops_the_run_before_any_artifact(
+    container: Container, store: InMemoryArtifactStore, times: list[int], error: str
+) -> None:
+    from thunder.domain.errors import OutOfOrder
+
+    with pytest.raises(OutOfOrder, match=error):
+        container.train_from_chunks()(
+            FakeChunkSource(climate_like(200), chunk_size=30, times=times)
+        )
+    assert store.files == {}
+
+
+def test_a_series_shorter_than_one_window_is_named(
+    container: Container, settings: Settings
+) -> None:
+    settings.preprocessing_config.id_column = "id"
+    data = climate_like(205)
+    ids = ["long"] * 200 + ["tiny"] * 5
+    with pytest.raises(NotEnoughData, match="series 'tiny' has 5 rows"):
+        container.train_from_chunks()(FakeChunkSource(data, chunk_size=30, series=ids))
