@@ -21,12 +21,17 @@ config_option = click.option(
 
 def _container(ctx: click.Context, config: str | None) -> Any:
     """The container the caller prepared (tests pass one as obj), else a fresh one from config."""
-    from thunder.app.container import Container  # imported late: `--help` needs no torch
     from thunder.app.settings import load_settings
 
-    container = ctx.obj if ctx.obj is not None else Container()
-    if not container.settings.overridden:
-        container.settings.override(load_settings(config))
+    if ctx.obj is not None:  # tests pass a prepared container
+        if not ctx.obj.settings.overridden:
+            ctx.obj.settings.override(load_settings(config))
+        return ctx.obj
+    settings = load_settings(config)  # first: a bad config fails in a blink, before torch loads
+    from thunder.app.container import Container  # imported late: `--help` needs no torch
+
+    container = Container()
+    container.settings.override(settings)
     return container
 
 

@@ -26,6 +26,7 @@ from thunder.domain.ports import WindowStream
 from thunder.domain.values import FitResult, FloatArray
 
 FORMAT = "thunder.xlstm.v1"
+PREDICT_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,14 @@ class LightningForecaster:
         )
 
     def predict(self, x: FloatArray) -> FloatArray:
+        """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
+        matrices for a whole chunk of windows at once would cost gigabytes."""
+        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         with torch.inference_mode():
-            y = self._module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
-        return y.numpy()  # type: ignore[no-any-return]
+            parts = [self._module(part) for part in inputs.split(PREDICT_BATCH)]
+        if not parts:
+            return self._module(inputs).numpy()  # type: ignore[no-any-return]
+        return torch.cat(parts).numpy()  # type: ignore[no-any-return]
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
