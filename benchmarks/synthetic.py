@@ -34,7 +34,7 @@ def write_csv(path: str | Path, rows: int, series: int = 1, seed: int = 0) -> Pa
             level = walk[-1]
             walk = walk.reshape(-1)
             day = np.sin(2 * np.pi * minute / 1440)
-            frame = {
+            frame: dict[str, np.ndarray] = {
                 "date": np.datetime_as_string(
                     np.datetime64("2000-01-01T00:00") + minute.astype("timedelta64[m]"), unit="m"
                 ),
@@ -44,7 +44,9 @@ def write_csv(path: str | Path, rows: int, series: int = 1, seed: int = 0) -> Pa
             frame |= {
                 "load": np.round(50 + 10 * day + walk + code, 3),
                 "temp": np.round(15 + 8 * day + rng.normal(0, 1, n), 2),
-                "price": np.round(40 + 5 * np.cos(2 * np.pi * minute / 720) + rng.normal(0, 2, n), 2),
+                "price": np.round(
+                    40 + 5 * np.cos(2 * np.pi * minute / 720) + rng.normal(0, 2, n), 2
+                ),
                 "wind": np.round(np.abs(rng.normal(6, 3, n)), 2),
             }
             pd.DataFrame(frame).to_csv(f, header=start == 0, index=False)

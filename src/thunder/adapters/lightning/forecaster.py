@@ -95,10 +95,11 @@ class LightningForecaster:
         matrices for a whole chunk of windows at once would cost gigabytes."""
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         with torch.inference_mode():
-            parts = [self._module(part) for part in inputs.split(PREDICT_BATCH)]
-        if not parts:
-            return self._module(inputs).numpy()  # type: ignore[no-any-return]
-        return torch.cat(parts).numpy()  # type: ignore[no-any-return]
+            parts = [
+                self._module(inputs[i : i + PREDICT_BATCH])
+                for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
+            ]
+        return torch.cat(parts).numpy()
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
