@@ -6,6 +6,7 @@ Written in blocks, so generating a 10M-row file takes bounded memory too.
 """
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def write_csv(path: str | Path, rows: int, series: int = 1, seed: int = 0) -> Pa
     return path
 
 
-def config(tmp: Path, *, series: bool, max_steps: int, eval_stride: int) -> dict[str, object]:
+def config(tmp: Path, *, series: bool, max_steps: int, eval_stride: int) -> dict[str, Any]:
     """The benchmark's config.json: forecast `load` from its history and the three covariates."""
     return {
         "training_config": {"epochs": 1, "max_steps": max_steps, "seed": 0},

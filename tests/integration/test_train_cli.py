@@ -1,6 +1,7 @@
 """The real CLI on real files, as a subprocess, as a user runs it."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,13 @@ def test_report_has_metrics_next_to_the_naive_baseline(tmp_path: Path) -> None:
     assert report["train"]["steps"] == 5  # max_steps from the config
 
 
+def _days(n: int) -> str:
+    """n rows of daily data from 2020-01-01."""
+    return "".join(
+        f"{date.fromordinal(date(2020, 1, 1).toordinal() + i)},{i % 7}\n" for i in range(n)
+    )
+
+
 def _bad(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bad.csv"
     path.write_text(text)
@@ -69,6 +77,18 @@ def _bad(tmp_path: Path, text: str) -> Path:
             "row 2, column 'meantemp' is empty",
         ),
         (lambda p: p / "missing.csv", "no such file"),
+        (
+            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "2020-01-10,1\n"),
+            "row 51, column 'date': the timestamp goes back in time",
+        ),
+        (
+            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "2020-02-19,1\n"),
+            "row 51, column 'date': the timestamp repeats",
+        ),
+        (
+            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "someday,1\n"),
+            "row 51, column 'date': 'someday' is not a date/time",
+        ),
     ],
 )
 def test_bad_data_is_one_line_and_keeps_the_previous_model(

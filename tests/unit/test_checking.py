@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from thunder.domain.checking import Missing, RowChecker
 from thunder.domain.errors import NonFiniteValue, OutOfOrder
@@ -72,3 +74,26 @@ def test_a_repeated_timestamp_is_named_as_a_duplicate() -> None:
 def test_rows_named_in_errors_are_file_rows_even_after_dropping() -> None:
     with pytest.raises(OutOfOrder, match=r"row 4, column 'date'"):
         run([[NAN, 0], [1, 1], [2, 2], [3, 3]], size=4, missing="drop", times=[9, 1, 2, 2])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12)), min_size=1, max_size=60),
+    size=st.integers(1, 20),
+)
+def test_the_first_out_of_order_row_is_found_whatever_the_chunking(
+    rows: list[tuple[int, int]], size: int
+) -> None:
+    last: dict[int, int] = {}
+    expected = None
+    for i, (code, t) in enumerate(rows):
+        if code in last and t <= last[code]:
+            expected = i + 1
+            break
+        last[code] = t
+    codes, times = [c for c, _ in rows], [t for _, t in rows]
+    if expected is None:
+        run([[0, 0]] * len(rows), size=size, codes=codes, times=times)
+    else:
+        with pytest.raises(OutOfOrder, match=rf"row {expected}, "):
+            run([[0, 0]] * len(rows), size=size, codes=codes, times=times)

@@ -14,6 +14,7 @@ from thunder.domain.series import groups, series_name
 from thunder.domain.values import Chunk, FloatArray, IndexArray
 
 Missing = Literal["error", "ffill", "drop"]
+_EARLIEST = np.iinfo(np.int64).min
 
 
 class RowChecker:
@@ -95,23 +96,36 @@ class RowChecker:
     def _check_order(
         self, chunk: Chunk, kept: IndexArray | None, last_time: dict[int, int]
     ) -> None:
+        """Vectorised over all series at once: rows sorted by series (stably, so each series
+        keeps file order), then each step must move forward, the first step from the series'
+        last timestamp of the chunks before."""
         assert chunk.time is not None
-        for code, rows in groups(chunk):
-            times = chunk.time[rows]
-            previous = last_time.get(code)
-            steps = np.diff(times) if previous is None else np.diff(times, prepend=previous)
-            bad = np.flatnonzero(steps <= 0)
-            if len(bad):
-                at = int(bad[0]) + (1 if previous is None else 0)
-                file_row = chunk.start + _row_of(kept, _row_of(rows, at))
-                what = "repeats" if steps[bad[0]] == 0 else "goes back in time from"
-                raise OutOfOrder(
-                    f"{self._where(file_row, self._time_column or 'time')}: the timestamp {what} "
-                    f"the previous row of series '{series_name(chunk, code)}'; sort the rows by "
-                    f"time within each series",
-                    field=self._time_column,
-                )
-            last_time[code] = int(times[-1])
+        if len(chunk) == 0:
+            return
+        codes = np.zeros(len(chunk), np.int64) if chunk.series is None else chunk.series
+        order = np.argsort(codes, kind="stable")
+        by_series, times = codes[order], chunk.time[order]
+        starts = np.flatnonzero(np.diff(by_series, prepend=-1))  # first row of each series
+        ends = np.append(starts[1:], len(order)) - 1
+        firsts = by_series[starts].tolist()
+        before = np.asarray([last_time.get(c, _EARLIEST) for c in firsts], dtype=np.int64)
+        steps = np.diff(times, prepend=0)
+        steps[starts] = times[starts] - before
+        unknown = np.asarray([c not in last_time for c in firsts])
+        steps[starts[unknown]] = 1  # a series' first row ever has nothing to follow
+        bad = np.flatnonzero(steps <= 0)
+        if len(bad):
+            at = bad[np.argmin(order[bad])]  # the offending row that comes first in the file
+            file_row = chunk.start + _row_of(kept, int(order[at]))
+            what = "repeats" if steps[at] == 0 else "goes back in time from"
+            code = int(by_series[at])
+            raise OutOfOrder(
+                f"{self._where(file_row, self._time_column or 'time')}: the timestamp {what} "
+                f"the previous row of series '{series_name(chunk, code)}'; sort the rows by "
+                f"time within each series",
+                field=self._time_column,
+            )
+        last_time.update(zip(firsts, times[ends].tolist(), strict=True))
 
     def _where(self, row: int, column: str) -> str:
         return f"{self._source}: row {row + 1}, column '{column}'"
