@@ -71,7 +71,7 @@ def _bad(tmp_path: Path, text: str) -> Path:
             "row 2, column 'meantemp'",
         ),
         (lambda p: _bad(p, "date,humidity\n2020-01-01,1\n"), "missing column(s) 'meantemp'"),
-        (lambda p: _bad(p, "date,meantemp\n" + "2020-01-01,1\n" * 20), "split"),
+        (lambda p: _bad(p, "date,meantemp\n" + _days(20)), "split"),
         (
             lambda p: _bad(p, "date,meantemp\n2020-01-01,1\n2020-01-02,\n"),
             "row 2, column 'meantemp' is empty",

@@ -118,11 +118,15 @@ class RowChecker:
             at = bad[np.argmin(order[bad])]  # the offending row that comes first in the file
             file_row = chunk.start + _row_of(kept, int(order[at]))
             what = "repeats" if steps[at] == 0 else "goes back in time from"
-            code = int(by_series[at])
+            of = (
+                ""
+                if chunk.series is None
+                else f" of series '{series_name(chunk, int(by_series[at]))}'"
+            )
+            within = "" if chunk.series is None else " within each series"
             raise OutOfOrder(
                 f"{self._where(file_row, self._time_column or 'time')}: the timestamp {what} "
-                f"the previous row of series '{series_name(chunk, code)}'; sort the rows by "
-                f"time within each series",
+                f"the previous row{of}; sort the rows by time{within}",
                 field=self._time_column,
             )
         last_time.update(zip(firsts, times[ends].tolist(), strict=True))
