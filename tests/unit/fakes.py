@@ -5,7 +5,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from thunder.domain.errors import ArtifactError, ArtifactNotFound, MissingColumn
+from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
 from thunder.domain.ports import WindowStream
 from thunder.domain.table import RowCounter
 from thunder.domain.values import Chunk, FitResult, FloatArray
@@ -174,8 +174,11 @@ class FakeForecaster:
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "") -> "FakeForecaster":
-        raw = json.loads(data)
-        return cls(raw["targets"], raw["future"])
+        try:
+            raw = json.loads(data)
+            return cls(raw["targets"], raw["future"])
+        except (ValueError, KeyError, TypeError) as e:  # as the real loader: ArtifactCorrupt
+            raise ArtifactCorrupt(f"{origin}: not a model ({e})") from None
 
 
 class InMemoryArtifactStore:

@@ -184,3 +184,69 @@ def test_each_request_is_one_json_access_line_with_its_id(
     assert lines[0]["status"] == 200
     assert lines[0]["duration_ms"] > 0
     assert lines[1]["request_id"] == fresh.headers["x-request-id"]
+
+
+def _app_with_token(
+    container: Container, monkeypatch: pytest.MonkeyPatch, token: str | None
+) -> TestClient:
+    if token is None:
+        monkeypatch.delenv("THUNDER_ADMIN_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("THUNDER_ADMIN_TOKEN", token)
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    return TestClient(create_app(container))
+
+
+def test_reload_is_off_without_a_token(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _app_with_token(container, monkeypatch, None) as c:
+        r = c.post("/admin/reload", headers={"Authorization": "Bearer x"})
+    assert r.status_code == 404
+    assert "THUNDER_ADMIN_TOKEN" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("auth", [None, "Bearer wrong", "s3cret", "Basic s3cret"])
+def test_reload_needs_the_bearer_token(
+    container: Container, monkeypatch: pytest.MonkeyPatch, auth: str | None
+) -> None:
+    with _app_with_token(container, monkeypatch, "s3cret") as c:
+        r = c.post("/admin/reload", headers={"Authorization": auth} if auth else {})
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "unauthorized"
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_reload_swaps_in_the_newly_trained_model(
+    container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _app_with_token(container, monkeypatch, "s3cret") as c:
+        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-400"
+        container.train_from_chunks()(FakeChunkSource(climate_like(250), chunk_size=64))
+        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-400"  # not before reload
+        r = c.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 200, r.text
+        assert r.json()["model"]["data_sha256"] == "fake-500"
+        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-500"
+        assert 'data_sha256="fake-500"' in c.get("/metrics").text
+        assert 'data_sha256="fake-400"' not in c.get("/metrics").text
+
+
+def test_a_failed_reload_keeps_serving_the_old_model(
+    container: Container, monkeypatch: pytest.MonkeyPatch, store: Any
+) -> None:
+    settings = container.settings()
+    with _app_with_token(container, monkeypatch, "s3cret") as c:
+        store.files[settings.model_path] = b"not a model"
+        r = c.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
+        assert r.status_code == 409
+        assert r.json()["error"]["code"] == "reload_failed"
+        assert "still serving the model trained at" in r.json()["error"]["message"]
+        assert c.post("/predict", json=body()).status_code == 200
+
+
+def test_unknown_routes_are_json_errors(client: TestClient) -> None:
+    r = client.get("/nope")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = client.get("/predict")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"

@@ -3,6 +3,12 @@
 No `from __future__ import annotations` here: FastAPI reads the annotations at runtime.
 """
 
+import asyncio
+import hmac
+import logging
+import os
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,8 +17,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_fastapi_instrumentator import Instrumentator
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thunder.app.predict import Forecast
@@ -28,23 +35,64 @@ from thunder.entrypoints.schemas import (
     PredictResponse,
 )
 
+ADMIN_TOKEN_ENV = "THUNDER_ADMIN_TOKEN"
+SUPERVISOR_ENV = "THUNDER_SUPERVISOR_PID"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+reload_log = logging.getLogger("uvicorn.error")  # uvicorn prints it, as it prints its own events
+
 
 def create_app(container: Any) -> FastAPI:
     started = time.time()
     serving = container.settings().serving_config
+    admin_token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    # set by `serve --workers N`: the uvicorn supervisor, whose SIGHUP rolls every worker
+    supervisor = int(os.environ.get(SUPERVISOR_ENV, "0") or 0)
+    swap = threading.Lock()
+
+    def serve_model(predictor: Forecast) -> None:
+        """Swap in a loaded, warmed-up model: one attribute store, so each request sees either
+        the old model or the new one, never a mix (a handler reads it once)."""
+        app.state.predictor = predictor
+        model_info.clear()
+        model_info.labels(
+            trained_at=predictor.card.trained_at,
+            data_sha256=str(predictor.card.data.get("sha256", "")),
+        ).set(1)
+
+    def load_model() -> Forecast:
+        predictor: Forecast = container.load_model()()
+        predictor.warm_up()
+        return predictor
+
+    def reload_on_hup() -> None:
+        try:
+            with swap:
+                serve_model(load_model())
+            reload_log.info(
+                "SIGHUP: now serving the model trained at %s", app.state.predictor.card.trained_at
+            )
+        except ThunderError as e:  # keep serving the old model; say why
+            reload_log.error("SIGHUP: reload failed, still serving the old model: %s", e.message)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         predictor = container.predictor()  # loaded once per process
         predictor.warm_up()
-        app.state.predictor = predictor
-        model_info.info(
-            {
-                "trained_at": predictor.card.trained_at,
-                "data_sha256": str(predictor.card.data.get("sha256", "")),
-            }
-        )
-        yield
+        serve_model(predictor)
+        loop = asyncio.get_running_loop()
+        # signals reach the main thread only (an in-thread test client has no SIGHUP)
+        on_hup = threading.current_thread() is threading.main_thread()
+        if on_hup:
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: loop.run_in_executor(None, reload_on_hup)
+            )
+        try:
+            yield
+        finally:
+            if on_hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            if MULTIPROC_ENV in os.environ:  # drop this worker's live gauges from /metrics
+                multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     app = FastAPI(
         title="thunder",
@@ -57,7 +105,13 @@ def create_app(container: Any) -> FastAPI:
     predictions = Counter(
         "thunder_predictions", "Series forecast, by endpoint.", ["endpoint"], registry=registry
     )
-    model_info = Info("thunder_model", "The model being served.", registry=registry)
+    model_info = Gauge(
+        "thunder_model_info",
+        "The model being served (1 for its labels).",
+        ["trained_at", "data_sha256"],
+        registry=registry,
+        multiprocess_mode="livemax",
+    )
     Instrumentator(registry=registry, excluded_handlers=["/metrics"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False
     )
@@ -112,6 +166,55 @@ def create_app(container: Any) -> FastAPI:
                 for s, rows in zip(body.series, forecasts, strict=True)
             ]
         }
+
+    @app.post(
+        "/admin/reload",
+        responses={
+            202: {"description": "rolling restart of the workers started"},
+            401: {"model": ErrorResponse},
+            404: {"model": ErrorResponse},
+            409: {"model": ErrorResponse},
+        },
+    )
+    def reload(request: Request) -> Any:
+        """Load the artifacts again and swap them in; in-flight requests finish on the old model.
+
+        Needs `Authorization: Bearer $THUNDER_ADMIN_TOKEN`; without that variable the endpoint
+        does not exist (404). With several workers the new artifacts are checked here, then the
+        uvicorn supervisor replaces the workers one by one (each new one ready before an old one
+        stops), so the answer is 202."""
+        if not admin_token:
+            return _error(
+                404, "not_found", f"admin endpoints are off (set {ADMIN_TOKEN_ENV})", None
+            )
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {admin_token}".encode()):
+            response = _error(401, "unauthorized", "a valid bearer token is required", None)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        old: Forecast = request.app.state.predictor
+        try:
+            with swap:
+                new = load_model()
+                if not supervisor:
+                    serve_model(new)
+        except ThunderError as e:
+            return _error(
+                409,
+                "reload_failed",
+                f"{e.message}; still serving the model trained at {old.card.trained_at}",
+                e.field,
+            )
+        summary = {"trained_at": new.card.trained_at, "data_sha256": new.card.data.get("sha256")}
+        if supervisor:
+            os.kill(supervisor, signal.SIGHUP)
+            return JSONResponse(status_code=202, content={"status": "restarting", "model": summary})
+        return {"status": "reloaded", "model": summary}
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail), None)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
