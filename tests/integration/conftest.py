@@ -86,8 +86,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return Workspace(root, config)
 
 
-def start_serve(work: Workspace, log: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m thunder serve` on a free 127.0.0.1 port, output to `log`."""
+def start_serve(
+    work: Workspace, log: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m thunder serve` on a free 127.0.0.1 port, output to `log`; `env` adds variables."""
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -107,6 +109,7 @@ def start_serve(work: Workspace, log: Path, *extra: str) -> tuple[subprocess.Pop
             cwd=work.root,
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
         )
     return proc, f"http://127.0.0.1:{port}"
 

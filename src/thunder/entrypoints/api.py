@@ -52,12 +52,14 @@ def create_app(container: Any) -> FastAPI:
     def serve_model(predictor: Forecast) -> None:
         """Swap in a loaded, warmed-up model: one attribute store, so each request sees either
         the old model or the new one, never a mix (a handler reads it once)."""
+        previous: Forecast | None = getattr(app.state, "predictor", None)
         app.state.predictor = predictor
-        model_info.clear()
-        model_info.labels(
-            trained_at=predictor.card.trained_at,
-            data_sha256=str(predictor.card.data.get("sha256", "")),
-        ).set(1)
+        if previous is not None:
+            if MULTIPROC_ENV in os.environ:  # no clear() in multiprocess mode: zero it instead
+                model_info.labels(*_info_labels(previous)).set(0)
+            else:
+                model_info.clear()
+        model_info.labels(*_info_labels(predictor)).set(1)
 
     def load_model() -> Forecast:
         predictor: Forecast = container.load_model()()
@@ -249,6 +251,10 @@ def app_from_env() -> FastAPI:
     container = Container()
     container.settings.override(load_settings())
     return create_app(container)
+
+
+def _info_labels(predictor: Forecast) -> tuple[str, str]:
+    return predictor.card.trained_at, str(predictor.card.data.get("sha256", ""))
 
 
 def _rows(predictor: Forecast, rows: list[ForecastRow]) -> list[dict[str, Any]]:

@@ -2,7 +2,9 @@
 
 import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +108,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
     """Serve the trained model over HTTP (FastAPI on uvicorn)."""
     import uvicorn
 
-    from thunder.entrypoints.api import create_app
+    from thunder.entrypoints.api import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
 
     container = _container(ctx, config)
     container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
@@ -117,14 +119,25 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
         os.environ["THUNDER_CONFIG"] = config
     # N workers share the cores: without this each one runs torch on every core and they thrash
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    uvicorn.run(
-        "thunder.entrypoints.api:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # thunder.access writes one JSON line per request instead
-    )
+    # /admin/reload in a worker asks this process (uvicorn's supervisor) for a rolling restart
+    os.environ[SUPERVISOR_ENV] = str(os.getpid())
+    # each worker writes its metrics here and /metrics sums them (prometheus multiprocess mode)
+    own_dir = MULTIPROC_ENV not in os.environ
+    metrics_dir = os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="thunder-metrics-"))
+    try:
+        uvicorn.run(
+            "thunder.entrypoints.api:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            access_log=False,  # thunder.access writes one JSON line per request instead
+            # a rolling restart waits this long for each new worker to load torch and the model
+            timeout_worker_healthcheck=120,
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def format_summary(report: dict[str, Any]) -> str:

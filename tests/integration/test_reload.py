@@ -1,0 +1,174 @@
+"""Hot reload and shutdown of a real `thunder serve`, under load, with and without nginx."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT
+from tests.integration.conftest import Workspace, running_nginx, start_serve, stop, wait_http
+
+pytestmark = pytest.mark.integration
+
+DATA = json.loads((ROOT / "examples" / "data.json").read_text())
+TOKEN = "test-admin-token"
+
+
+@pytest.fixture
+def own_model(trained: Workspace, tmp_path: Path) -> Workspace:
+    """A copy of the trained artifacts that a test may replace."""
+    cfg = json.loads(trained.config.read_text())
+    for key, name in (("model_path", "model/model.pth"), ("preprocessor_path", "pre/pre.pkl")):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(cfg[key], target)
+        if key == "model_path":
+            shutil.copy(Path(cfg[key]).with_suffix(".card.json"), target.with_suffix(".card.json"))
+        cfg[key] = str(target)
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    return Workspace(tmp_path, tmp_path / "config.json")
+
+
+def publish_new_card(work: Workspace, trained_at: str) -> None:
+    """Stand in for a new training run: new artifacts land atomically, as `chunk` writes them."""
+    card_path = Path(json.loads(work.config.read_text())["model_path"]).with_suffix(".card.json")
+    card = json.loads(card_path.read_text())
+    card["trained_at"] = trained_at
+    staged = card_path.with_name(card_path.name + ".new")
+    staged.write_text(json.dumps(card))
+    os.replace(staged, card_path)
+
+
+class Load:
+    """Two clients posting /predict until stopped (at most 5000 requests each)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.results: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(2)]
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=30) as client:
+            for _ in range(5000):
+                if self._stop.is_set():
+                    return
+                try:
+                    self.results[
+                        str(client.post(self.url + "/predict", json=DATA).status_code)
+                    ] += 1
+                except httpx.HTTPError as e:
+                    self.results[type(e).__name__] += 1
+
+    def __enter__(self) -> "Load":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+def wait_for_model(url: str, trained_at: str, timeout: float = 120) -> None:
+    """Until 10 answers in a row come from the new model (every worker has it)."""
+    deadline, streak = time.monotonic() + timeout, 0
+    with httpx.Client(timeout=10) as client:
+        while streak < 10:
+            assert time.monotonic() < deadline, f"still not serving {trained_at}"
+            streak = (
+                streak + 1
+                if client.get(url + "/").json()["model"]["trained_at"] == trained_at
+                else 0
+            )
+            time.sleep(0.1 if streak else 0.5)
+
+
+def predictions_total(url: str) -> float:
+    text = httpx.get(url + "/metrics", timeout=10).text
+    match = re.search(r'^thunder_predictions_total\{endpoint="predict"\} (\S+)$', text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_reload_of_two_workers_behind_nginx_under_load_fails_no_request(
+    own_model: Workspace, tmp_path: Path
+) -> None:
+    proc, api = start_serve(
+        own_model, tmp_path / "serve.log", "--workers", "2", env={"THUNDER_ADMIN_TOKEN": TOKEN}
+    )
+    try:
+        wait_http(api + "/readyz", proc, timeout=120)
+        (tmp_path / "nginx").mkdir()
+        with running_nginx(api.removeprefix("http://"), tmp_path / "nginx") as url:
+            before = predictions_total(url)
+            with Load(url) as load:
+                time.sleep(1)
+                publish_new_card(own_model, "2030-01-01T00:00:00+00:00")
+                r = httpx.post(
+                    url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+                )
+                assert r.status_code == 202, r.text
+                assert r.json()["model"]["trained_at"] == "2030-01-01T00:00:00+00:00"
+                wait_for_model(url, "2030-01-01T00:00:00+00:00")
+            assert set(load.results) == {"200"}, load.results
+            # every worker's counts, the retired ones' included, add up in /metrics
+            assert predictions_total(url) - before == load.results["200"]
+    finally:
+        stop(proc)
+
+
+def test_sighup_reloads_a_single_worker_under_load(own_model: Workspace, tmp_path: Path) -> None:
+    proc, url = start_serve(own_model, tmp_path / "serve.log")
+    try:
+        wait_http(url + "/readyz", proc, timeout=120)
+        with Load(url) as load:
+            time.sleep(0.5)
+            publish_new_card(own_model, "2031-01-01T00:00:00+00:00")
+            proc.send_signal(signal.SIGHUP)
+            wait_for_model(url, "2031-01-01T00:00:00+00:00")
+        assert set(load.results) == {"200"}, load.results
+        assert proc.poll() is None
+    finally:
+        stop(proc)
+    assert (
+        "SIGHUP: now serving the model trained at 2031-01-01"
+        in (tmp_path / "serve.log").read_text()
+    )
+
+
+def test_sigterm_lets_the_request_in_flight_finish(trained: Workspace, tmp_path: Path) -> None:
+    proc, url = start_serve(trained, tmp_path / "serve.log")
+    try:
+        wait_http(url + "/readyz", proc, timeout=120)
+        body = json.dumps(DATA).encode()
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            head = (
+                f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            sock.sendall(head + body[:100])  # the request is in flight: half its body is here
+            time.sleep(0.5)
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            sock.sendall(body[100:])
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+        assert b'"predictions"' in reply
+        # uvicorn re-raises the signal once shut down: exit by SIGTERM, as a supervisor expects
+        assert proc.wait(30) == -signal.SIGTERM
+    finally:
+        stop(proc)
+    assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
