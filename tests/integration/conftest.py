@@ -1,26 +1,17 @@
 import contextlib
 import json
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from benchmarks import harness
+from benchmarks.harness import free_port, nginx_binary, stop, wait_http
 from tests.conftest import ROOT, small_config
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def thunder(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -35,29 +26,6 @@ def thunder(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
         timeout=timeout,
         check=False,
     )
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise TimeoutError(url)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @dataclass
@@ -128,35 +96,10 @@ def api(trained: Workspace, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def start_nginx(
     upstream: str, prefix: Path, limits: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """The real deploy/nginx.conf; only the upstream, port, log path (and `limits`) are changed."""
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
+    binary = nginx_binary()
+    if binary is None:
         pytest.fail("nginx is not installed (scripts/test.sh installs it with apt-get)")
-    port = free_port()
-    conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    for needle in ("server api:8000;", "listen 8080;", "access_log /dev/stdout timed;"):
-        assert needle in conf
-    conf = conf.replace("server api:8000;", f"server {upstream};")
-    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    conf = conf.replace("access_log /dev/stdout timed;", f"access_log {prefix}/access.log timed;")
-    for old, new in (limits or {}).items():
-        assert old in conf
-        conf = conf.replace(old, new)
-    (prefix / "nginx.conf").write_text(conf)
-    proc = subprocess.Popen(
-        [
-            binary,
-            "-p",
-            str(prefix),
-            "-c",
-            str(prefix / "nginx.conf"),
-            "-g",
-            f"daemon off; pid {prefix}/nginx.pid; error_log {prefix}/error.log;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    return proc, f"http://127.0.0.1:{port}"
+    return harness.start_nginx(binary, upstream, prefix, limits)
 
 
 @contextlib.contextmanager

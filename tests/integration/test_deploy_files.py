@@ -25,9 +25,12 @@ def test_compose_runs_the_api_behind_nginx_with_healthchecks() -> None:
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
 
 
-def test_dockerfile_is_slim_cpu_and_non_root() -> None:
+def test_dockerfile_is_multi_stage_slim_cpu_and_non_root() -> None:
     lines = [line.strip() for line in (DEPLOY / "Dockerfile").read_text().splitlines()]
-    assert lines[lines.index(next(ln for ln in lines if ln.startswith("FROM")))].endswith("-slim")
+    stages = [ln for ln in lines if ln.startswith("FROM")]
+    assert len(stages) == 2 and all("-slim" in ln for ln in stages)
+    assert stages[0].endswith("AS builder")
+    assert any(ln.startswith("COPY --from=builder /opt/venv") for ln in lines)
     assert any("torch==2.13.0" in ln and "/whl/cpu" in ln for ln in lines)
     users = [ln for ln in lines if ln.startswith("USER ")]
     assert users

@@ -1,0 +1,79 @@
+"""Local processes for benchmarks and integration tests: free ports, waiting, stopping, and the
+real deploy/nginx.conf pointed at a local upstream. 127.0.0.1 only."""
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def nginx_binary() -> str | None:
+    found = shutil.which("nginx") or "/usr/sbin/nginx"
+    return found if Path(found).exists() else None
+
+
+def start_nginx(
+    binary: str, upstream: str, prefix: Path, limits: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """The real deploy/nginx.conf; only the upstream, port, log path (and `limits`) are changed."""
+    port = free_port()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    for needle in ("server api:8000;", "listen 8080;", "access_log /dev/stdout timed;"):
+        assert needle in conf, needle
+    conf = conf.replace("server api:8000;", f"server {upstream};")
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    conf = conf.replace("access_log /dev/stdout timed;", f"access_log {prefix}/access.log timed;")
+    for old, new in (limits or {}).items():
+        assert old in conf, old
+        conf = conf.replace(old, new)
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / "nginx.conf").write_text(conf)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "-p",
+            str(prefix),
+            "-c",
+            str(prefix / "nginx.conf"),
+            "-g",
+            f"daemon off; pid {prefix}/nginx.pid; error_log {prefix}/error.log;",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    return proc, f"http://127.0.0.1:{port}"
