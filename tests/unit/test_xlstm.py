@@ -88,3 +88,24 @@ def test_checkpoint_round_trip_gives_identical_predictions() -> None:
 def test_a_corrupt_checkpoint_is_refused(blob: bytes) -> None:
     with pytest.raises(ArtifactCorrupt, match=r"model\.pth: not a thunder model checkpoint"):
         LightningForecaster.from_bytes(blob, "model.pth")
+
+
+@pytest.mark.parametrize("pattern", ["ms", "mm"])
+def test_traced_inference_equals_the_eager_network_for_any_batch(pattern: str) -> None:
+    cfg = NetworkConfig(
+        num_features=2,
+        num_targets=1,
+        past_steps=10,
+        future_steps=4,
+        hidden_size=16,
+        num_layers=2,
+        num_heads=2,
+        block_pattern=pattern,
+        target_inputs=(0,),
+    )
+    forecaster = LightningForecaster(cfg, TrainingOptions())
+    for n in (1, 37):
+        x = np.random.default_rng(n).normal(size=(n, 10, 2)).astype(np.float32)
+        with torch.no_grad():
+            eager = forecaster._module.net.eval()(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(forecaster.predict(x), eager, atol=1e-5)

@@ -9,7 +9,7 @@ import io
 import logging
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,11 +64,13 @@ class LightningForecaster:
         self._network = network
         self._options = options
         self._module = ForecastModule(network.as_dict(), options.learning_rate)
+        self._traced: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def fit(self, train: WindowStream, val: WindowStream) -> FitResult:
         opts = self._options
         pl.seed_everything(opts.seed, workers=True, verbose=False)
         self._module = ForecastModule(self._network.as_dict(), opts.learning_rate)
+        self._traced = None
         best = KeepBestWeights()
         train_data = WindowBatches(
             train, opts.batch_size, shuffle=True, seed=opts.seed, buffer_windows=opts.shuffle_buffer
@@ -94,12 +96,24 @@ class LightningForecaster:
         """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
         matrices for a whole chunk of windows at once would cost gigabytes."""
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        net = self._inference_net(inputs.shape[1:])
         with torch.inference_mode():
             parts = [
-                self._module(inputs[i : i + PREDICT_BATCH])
+                net(inputs[i : i + PREDICT_BATCH])
                 for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
             ]
         return torch.cat(parts).numpy()
+
+    def _inference_net(self, window: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The network traced with TorchScript, once per trained model: a single window runs
+        ~2-3x faster than in eager mode (no Python per op; the sLSTM loop is unrolled)."""
+        if self._traced is None:
+            net = self._module.net.eval()
+            example = torch.zeros(1, *window)
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TracerWarnings about shapes: batch stays dynamic
+                self._traced = torch.jit.trace(net, example, check_trace=False)  # type: ignore[no-untyped-call]
+        return self._traced
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
