@@ -109,13 +109,17 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
     import uvicorn
 
     from thunder.entrypoints.api import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
-    from thunder.entrypoints.tcp import NoDelayH11Protocol
+    from thunder.entrypoints.tcp import NoDelayHttpToolsProtocol
 
     container = _container(ctx, config)
     container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
     if workers == 1:
         uvicorn.run(
-            create_app(container), host=host, port=port, access_log=False, http=NoDelayH11Protocol
+            create_app(container),
+            host=host,
+            port=port,
+            access_log=False,
+            http=NoDelayHttpToolsProtocol,
         )
         return
     if config:  # each worker process builds its own container from the same config
@@ -134,7 +138,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
             host=host,
             port=port,
             workers=workers,
-            http=NoDelayH11Protocol,
+            http=NoDelayHttpToolsProtocol,
             access_log=False,  # thunder.access writes one JSON line per request instead
             # a rolling restart waits this long for each new worker to load torch and the model
             timeout_worker_healthcheck=120,
