@@ -26,7 +26,9 @@ HISTORY = json.loads((ROOT / "examples" / "data.json").read_text())["data"]
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--duration", type=int, default=15, help="seconds per case")
-    p.add_argument("--connections", type=int, default=4, help="wrk connections for /predict")
+    p.add_argument(
+        "--connections", type=int, default=8, help="wrk connections for the throughput case"
+    )
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args()
     wrk, nginx = shutil.which("wrk"), nginx_binary()
@@ -61,7 +63,8 @@ def main() -> None:
             wait_http(api + "/readyz", serve, timeout=180)
             wait_http(url + "/healthz", proxy, timeout=30)
             cases = [
-                ("POST /predict, direct", api + "/predict", _single(), args.connections),
+                ("POST /predict, direct", api + "/predict", _single(), 2),
+                ("POST /predict, via nginx", url + "/predict", _single(), 2),
                 ("POST /predict, via nginx", url + "/predict", _single(), args.connections),
                 ("POST /predict/batch 100, via nginx", url + "/predict/batch", _batch(100), 2),
                 ("POST /predict/batch 1000, via nginx", url + "/predict/batch", _batch(1000), 1),
@@ -117,9 +120,10 @@ def _wrk(
     wrk: str, work: Path, name: str, url: str, body: dict[str, Any], conns: int, duration: int
 ) -> dict[str, Any]:
     """One wrk run; the body goes in through a Lua script, as wrk has no --data."""
-    body_file = work / f"body-{abs(hash(name))}.json"
+    tag = f"{abs(hash(name))}-{conns}"
+    body_file = work / f"body-{tag}.json"
     body_file.write_text(json.dumps(body))
-    script = work / f"post-{abs(hash(name))}.lua"
+    script = work / f"post-{tag}.lua"
     script.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
