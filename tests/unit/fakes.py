@@ -158,7 +158,9 @@ class FakeForecaster:
         self.train_windows_per_epoch: list[int] = []
         self.val_windows = 0
 
-    def fit(self, train: WindowStream, val: WindowStream) -> FitResult:
+    def fit(
+        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+    ) -> FitResult:
         for _ in range(2):  # two epochs: the stream must restart
             self.train_windows_per_epoch.append(sum(len(b) for b in train))
         self.val_windows = sum(len(b) for b in val)

@@ -55,6 +55,11 @@ def training_options(settings: Settings, progress: bool) -> TrainingOptions:
         precision=t.precision,
         progress=progress,
         shuffle_buffer=t.shuffle_buffer,
+        early_stopping_patience=t.early_stopping_patience,
+        early_stopping_min_delta=t.early_stopping_min_delta,
+        lr_schedule=t.lr_schedule,
+        warmup_steps=t.warmup_steps,
+        gradient_clip_val=t.gradient_clip_val,
     )
 
 

@@ -39,6 +39,13 @@ class TrainingConfig(_Strict):
     shuffle_buffer: int = Field(
         4096, ge=1, description="train windows shuffled together; bounds the shuffle's memory"
     )
+    early_stopping_patience: int | None = Field(
+        None, ge=1, description="stop after this many epochs without a better val_loss"
+    )
+    early_stopping_min_delta: float = Field(0.0, ge=0, description="smaller gains do not count")
+    lr_schedule: Literal["none", "plateau", "cosine"] = "none"
+    warmup_steps: int = Field(0, ge=0, description="linear warm-up of the cosine schedule")
+    gradient_clip_val: float | None = Field(None, gt=0, description="clip the gradient norm")
 
 
 class ModelConfig(_Strict):

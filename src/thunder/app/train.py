@@ -82,7 +82,11 @@ class TrainFromChunks:
             return Restartable(lambda: cutter.cut(scaled, wanted))
 
         forecaster = self._new_forecaster()
-        fit = forecaster.fit(windows("train", 1), windows("val", stride))
+        fit = forecaster.fit(
+            windows("train", 1),
+            windows("val", stride),
+            train_windows=windows_in(plan, "train", window),
+        )
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
         scaled_err = ErrorAccumulator(cols.targets)
         for wb in windows("test", stride):

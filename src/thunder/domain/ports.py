@@ -93,7 +93,11 @@ class Preprocessor(Protocol):
 class Forecaster(Protocol):
     """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets]."""
 
-    def fit(self, train: WindowStream, val: WindowStream) -> FitResult: ...
+    def fit(
+        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+    ) -> FitResult:
+        """`train_windows` (windows per epoch), when known, sizes step-based LR schedules."""
+        ...
 
     def predict(self, x: FloatArray) -> FloatArray: ...
 

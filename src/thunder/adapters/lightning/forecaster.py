@@ -7,6 +7,7 @@ so a swapped file cannot run code on load.
 import contextlib
 import io
 import logging
+import math
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import EarlyStopping
 from torch.utils.data import DataLoader
 
 from thunder.adapters.lightning.data import WindowBatches
@@ -41,6 +43,11 @@ class TrainingOptions:
     precision: str = "32"
     progress: bool = False
     shuffle_buffer: int = 4096
+    early_stopping_patience: int | None = None
+    early_stopping_min_delta: float = 0.0
+    lr_schedule: str = "none"
+    warmup_steps: int = 0
+    gradient_clip_val: float | None = None
 
 
 class KeepBestWeights(pl.Callback):
@@ -66,19 +73,38 @@ class LightningForecaster:
         self._module = ForecastModule(network.as_dict(), options.learning_rate)
         self._traced: Callable[[torch.Tensor], torch.Tensor] | None = None
 
-    def fit(self, train: WindowStream, val: WindowStream) -> FitResult:
+    def fit(
+        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+    ) -> FitResult:
         opts = self._options
         pl.seed_everything(opts.seed, workers=True, verbose=False)
-        self._module = ForecastModule(self._network.as_dict(), opts.learning_rate)
+        self._module = ForecastModule(
+            self._network.as_dict(),
+            opts.learning_rate,
+            lr_schedule=opts.lr_schedule,
+            warmup_steps=opts.warmup_steps,
+            total_steps=self._total_steps(train_windows),
+        )
         self._traced = None
         best = KeepBestWeights()
+        callbacks: list[pl.Callback] = [best]
+        if opts.early_stopping_patience is not None:
+            callbacks.append(
+                EarlyStopping(
+                    monitor="val_loss",
+                    mode="min",
+                    patience=opts.early_stopping_patience,
+                    min_delta=opts.early_stopping_min_delta,
+                    strict=False,  # no validation windows: nothing to stop on
+                )
+            )
         train_data = WindowBatches(
             train, opts.batch_size, shuffle=True, seed=opts.seed, buffer_windows=opts.shuffle_buffer
         )
         val_loader = self._loader(val)
         start = time.perf_counter()
         with _quiet_lightning():
-            trainer = self._trainer(callbacks=[best], max_epochs=opts.epochs)
+            trainer = self._trainer(callbacks=callbacks, max_epochs=opts.epochs)
             trainer.fit(self._module, DataLoader(train_data, batch_size=None), val_loader)
         wall = time.perf_counter() - start
         if best.state is not None:
@@ -139,6 +165,12 @@ class LightningForecaster:
         forecaster._module.eval()
         return forecaster
 
+    def _total_steps(self, train_windows: int | None) -> int | None:
+        opts = self._options
+        per_epoch = math.ceil(train_windows / opts.batch_size) if train_windows else None
+        candidates = [s for s in (opts.max_steps, per_epoch and per_epoch * opts.epochs) if s]
+        return min(candidates) if candidates else None
+
     def _trainer(self, callbacks: list[pl.Callback], max_epochs: int) -> pl.Trainer:
         opts = self._options
         return pl.Trainer(
@@ -148,6 +180,7 @@ class LightningForecaster:
             devices=opts.devices,
             precision=opts.precision,  # type: ignore[arg-type]
             callbacks=callbacks,
+            gradient_clip_val=opts.gradient_clip_val,
             logger=False,
             enable_checkpointing=False,
             enable_model_summary=False,

@@ -1,5 +1,6 @@
 """LightningModule around the xLSTM network: steps, loss and optimiser. Plain hyper-parameters in."""
 
+import math
 from typing import Any
 
 import pytorch_lightning as pl
@@ -11,7 +12,14 @@ from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
 
 
 class ForecastModule(pl.LightningModule):
-    def __init__(self, network: dict[str, Any], learning_rate: float) -> None:
+    def __init__(
+        self,
+        network: dict[str, Any],
+        learning_rate: float,
+        lr_schedule: str = "none",
+        warmup_steps: int = 0,
+        total_steps: int | None = None,
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         cfg = dict(network)
@@ -19,6 +27,9 @@ class ForecastModule(pl.LightningModule):
             cfg["target_inputs"] = tuple(cfg["target_inputs"])
         self.net = XLSTMForecaster(NetworkConfig(**cfg))
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
         self.windows_seen = 0
 
     def forward(self, x: Tensor) -> Tensor:
@@ -40,5 +51,28 @@ class ForecastModule(pl.LightningModule):
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.log("test_loss", self._loss(batch), batch_size=batch[0].shape[0])
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.learning_rate)
+    def configure_optimizers(self) -> Any:
+        opt = torch.optim.AdamW(self.parameters(), lr=self.learning_rate)
+        if self.lr_schedule == "plateau":
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+            # strict=False: with no validation windows there is no val_loss, and no reduction
+            sched = {
+                "scheduler": plateau,
+                "monitor": "val_loss",
+                "interval": "epoch",
+                "strict": False,
+            }
+            return {"optimizer": opt, "lr_scheduler": sched}
+        if self.lr_schedule == "cosine":
+            cosine = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_factor)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
+        return opt
+
+    def _cosine_factor(self, step: int) -> float:
+        """Linear warm-up over warmup_steps, then half a cosine down to 0 at total_steps."""
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        if not self.total_steps or self.total_steps <= self.warmup_steps:
+            return 1.0
+        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
+        return 0.5 * (1.0 + math.cos(math.pi * progress))

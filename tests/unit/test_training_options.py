@@ -1,0 +1,57 @@
+import itertools
+
+import numpy as np
+import pytest
+
+from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+from thunder.adapters.lightning.module import ForecastModule
+from thunder.adapters.lightning.network import NetworkConfig
+from thunder.domain.values import WindowBatch
+
+NET = NetworkConfig(
+    num_features=1,
+    num_targets=1,
+    past_steps=8,
+    future_steps=2,
+    hidden_size=8,
+    num_layers=1,
+    num_heads=2,
+    block_pattern="m",
+    target_inputs=(0,),
+)
+
+
+def windows(n: int, seed: int) -> list[WindowBatch]:
+    x = np.random.default_rng(seed).normal(size=(n, 8, 1)).astype(np.float32)
+    return [WindowBatch(x=x, y=x[:, -2:], last=x[:, -1])]
+
+
+def test_cosine_schedule_warms_up_then_decays_to_zero() -> None:
+    module = ForecastModule(
+        NET.as_dict(), 1e-3, lr_schedule="cosine", warmup_steps=4, total_steps=20
+    )
+    factors = [module._cosine_factor(s) for s in range(21)]
+    assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
+    assert factors[4] == pytest.approx(1.0)
+    assert factors[12] == pytest.approx(0.5)
+    assert factors[20] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in itertools.pairwise(factors[4:]))
+
+
+def test_early_stopping_ends_training_when_val_loss_stops_improving() -> None:
+    options = TrainingOptions(
+        epochs=10, batch_size=16, early_stopping_patience=1, early_stopping_min_delta=1e6
+    )
+    fit = LightningForecaster(NET, options).fit(windows(64, 0), windows(32, 1), train_windows=64)
+    # epoch 1 sets the best val_loss; epoch 2 cannot beat it by 1e6: stop
+    assert fit.epochs == 2
+
+
+@pytest.mark.parametrize("schedule", ["plateau", "cosine"])
+def test_schedules_and_clipping_train_with_and_without_validation(schedule: str) -> None:
+    options = TrainingOptions(
+        epochs=2, batch_size=16, lr_schedule=schedule, warmup_steps=2, gradient_clip_val=0.5
+    )
+    for val in (windows(32, 1), []):
+        fit = LightningForecaster(NET, options).fit(windows(64, 0), val, train_windows=64)
+        assert fit.steps == 8 and fit.epochs == 2
