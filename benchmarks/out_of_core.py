@@ -196,14 +196,14 @@ def _starvation(csv: Path, args: argparse.Namespace) -> str:
         for wb in streamed:
             xs.append(wb.x)
             ys.append(wb.y)
-            lasts.append(wb.last)
+            lasts.append(wb.history)
             held += len(wb)
             if held >= needed:
                 break
         memory = WindowBatch(
             np.concatenate(xs)[:needed], np.concatenate(ys)[:needed], np.concatenate(lasts)[:needed]
         )
-        val = [WindowBatch(memory.x[:batch], memory.y[:batch], memory.last[:batch])]
+        val = [WindowBatch(memory.x[:batch], memory.y[:batch], memory.history[:batch])]
         options = TrainingOptions(epochs=1, max_steps=args.max_steps, batch_size=batch, seed=0)
         runs: dict[str, list[float]] = {"in-memory": [], "streamed from cache": []}
         # alternate the two, several rounds: this shared 2-core machine drifts by 10-20%

@@ -37,6 +37,7 @@ class FakeChunkSource:
         self._name = name
         self.largest_chunk = 0
         self.passes = 0
+        self.rows_read = 0
 
     @property
     def name(self) -> str:
@@ -61,6 +62,7 @@ class FakeChunkSource:
         for start in range(0, len(values), self._size):
             block = values[start : start + self._size]
             self.largest_chunk = max(self.largest_chunk, len(block))
+            self.rows_read += len(block)
             yield Chunk(
                 start=start,
                 values=block,

@@ -23,7 +23,7 @@ NET = NetworkConfig(
 
 def windows(n: int, seed: int) -> list[WindowBatch]:
     x = np.random.default_rng(seed).normal(size=(n, 8, 1)).astype(np.float32)
-    return [WindowBatch(x=x, y=x[:, -2:], last=x[:, -1])]
+    return [WindowBatch(x=x, y=x[:, -2:], history=x)]
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero() -> None:

@@ -18,7 +18,7 @@ class CountingStream:
             self.pulled += self._per
             ids = np.arange(b * self._per, (b + 1) * self._per, dtype=np.float32)
             x = np.repeat(ids[:, None, None], 4, axis=1)  # [n, past=4, 1]
-            yield WindowBatch(x=x, y=x[:, :2], last=x[:, -1])
+            yield WindowBatch(x=x, y=x[:, :2], history=x)
 
 
 def test_the_shuffle_buffer_bounds_what_is_held_from_the_stream() -> None:

@@ -77,6 +77,12 @@ class PreprocessingConfig(_Strict):
     time_column: str | None = None
     id_column: str | None = Field(None, description="series id column of a long-format file")
     missing: Literal["error", "ffill", "drop"] = "error"
+    season_length: int | None = Field(
+        None,
+        ge=1,
+        description="rows per season for the seasonal-naive baseline; default from "
+        "the time step (hourly 24, daily 7, ...)",
+    )
     cache: bool = Field(True, description="keep checked rows as float32 for passes after the first")
     cache_dir: str | None = Field(None, description="default: .thunder-cache beside the model")
     split_config: SplitConfig

@@ -14,7 +14,7 @@ import numpy as np
 from thunder.app.settings import Settings
 from thunder.domain.checking import RowChecker
 from thunder.domain.errors import MissingColumn
-from thunder.domain.metrics import ErrorAccumulator
+from thunder.domain.metrics import ErrorAccumulator, infer_season, naive_scale, seasonal_naive
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
@@ -28,7 +28,7 @@ from thunder.domain.ports import (
 from thunder.domain.splitting import plan_split, rows_of, split_origins, windows_in
 from thunder.domain.streams import Restartable
 from thunder.domain.table import StreamedTable
-from thunder.domain.values import Chunk, Columns, FloatArray, ModelCard, SplitPlan, WindowBatch
+from thunder.domain.values import Chunk, Columns, ModelCard, SplitPlan
 from thunder.domain.windowing import WindowCutter
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
@@ -47,6 +47,8 @@ class Prepared:
     cached: bool
     check_s: float
     scale_s: float
+    naive_mae: dict[str, float]  # in-sample, per target: MASE's denominator
+    season: int | None
 
 
 class TrainFromChunks:
@@ -87,12 +89,22 @@ class TrainFromChunks:
             windows("val", stride),
             train_windows=windows_in(plan, "train", window),
         )
+        season = prep.season if prep.season and prep.season <= window.past_steps else None
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
-        scaled_err = ErrorAccumulator(cols.targets)
+        seasonal_err, scaled_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
         for wb in windows("test", stride):
             forecast = forecaster.predict(wb.x)
             scaled_err.add(forecast, wb.y)
-            self._score(wb, forecast, prep.preprocessor, cols, model_err, naive_err)
+            pre = prep.preprocessor
+            actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
+            history = pre.inverse_transform(wb.history, cols.targets)  # [n, past, T]
+            model_err.add(pre.inverse_transform(forecast, cols.targets), actual)
+            naive_err.add(seasonal_naive(history, window.future_steps, 1), actual)
+            if season:
+                seasonal_err.add(seasonal_naive(history, window.future_steps, season), actual)
+        baselines = {"naive_last": _stats(naive_err, prep.naive_mae)}
+        if season:
+            baselines["seasonal_naive"] = _stats(seasonal_err, prep.naive_mae)
 
         report: dict[str, Any] = {
             "data": {
@@ -119,9 +131,10 @@ class TrainFromChunks:
             "test": {
                 "windows": windows_in(plan, "test", window, stride),
                 "loss_scaled": _mse(scaled_err),
-                **{t: e.as_dict() for t, e in model_err.result().items()},
+                **_stats(model_err, prep.naive_mae),
             },
-            "baselines": {"naive_last": {t: e.as_dict() for t, e in naive_err.result().items()}},
+            "baselines": baselines,
+            "season_length": season,
         }
         card = ModelCard(
             columns=cols,
@@ -189,8 +202,20 @@ class TrainFromChunks:
         ):
             if len(train_rows):
                 pre.partial_fit(train_rows)
+        target_idx = [cols.scaled.index(t) for t in cols.targets]
+        naive_mae = naive_scale(table.chunks(), plan, target_idx, cols.targets)
+        season = cfg.season_length or infer_season(_time_step(source, cols, cfg.id_column))
         return Prepared(
-            cols, table, plan, pre, fingerprint, cached, check_s, time.perf_counter() - start
+            cols,
+            table,
+            plan,
+            pre,
+            fingerprint,
+            cached,
+            check_s,
+            time.perf_counter() - start,
+            naive_mae,
+            season,
         )
 
     def _scaled_chunks(self, prep: Prepared) -> Iterator[Chunk]:
@@ -198,27 +223,29 @@ class TrainFromChunks:
             values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
             yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
 
-    @staticmethod
-    def _score(
-        wb: WindowBatch,
-        forecast_scaled: FloatArray,
-        pre: Preprocessor,
-        cols: Columns,
-        model_err: ErrorAccumulator,
-        naive_err: ErrorAccumulator,
-    ) -> None:
-        actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
-        forecast = pre.inverse_transform(forecast_scaled, cols.targets)
-        last = pre.inverse_transform(wb.last, cols.targets)  # [n, T]
-        naive = np.repeat(last[:, None, :], actual.shape[1], axis=1)  # [n, future, T]
-        model_err.add(forecast, actual)
-        naive_err.add(naive, actual)
+
+def _time_step(source: ChunkSource, cols: Columns, id_column: str | None) -> float | None:
+    """Median sampling step, in seconds, of the first series in the first chunk (None without a
+    date/time column)."""
+    if cols.time is None:
+        return None
+    first = next(iter(source.chunks(cols.scaled, time=cols.time, series=id_column)), None)
+    if first is None or first.time is None:
+        return None
+    times = first.time if first.series is None else first.time[first.series == first.series[0]]
+    if len(times) < 2:
+        return None
+    return float(np.median(np.diff(times))) / 1e9
 
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:
     """Names what was cached: the file's bytes and every setting that changes the checked rows."""
     what = [CACHE_LAYOUT, fingerprint, cols.scaled, cols.time, id_column, missing]
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
+
+
+def _stats(err: ErrorAccumulator, scale: dict[str, float]) -> dict[str, dict[str, float]]:
+    return {t: e.as_dict() for t, e in err.result(scale).items()}
 
 
 def _mse(err: ErrorAccumulator) -> float:

@@ -1,35 +1,98 @@
 """Streaming forecast errors, accumulated batch by batch so the test split never sits in memory."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from thunder.domain.values import ErrorStats, FloatArray
+from thunder.domain.series import groups
+from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan
 
 
 class ErrorAccumulator:
-    """Sums |e| and e^2 per target over every (window, step) seen, in float64."""
+    """Sums |e|, e^2 and the sMAPE terms per target over every (window, step) seen, in float64."""
 
     def __init__(self, targets: Sequence[str]) -> None:
         self._targets = tuple(targets)
         self._abs = np.zeros(len(targets))
         self._sq = np.zeros(len(targets))
+        self._smape = np.zeros(len(targets))
         self._count = 0
 
     def add(self, forecast: FloatArray, actual: FloatArray) -> None:
         """forecast, actual: [n, future, targets] in the data's own units."""
-        err = forecast.astype(np.float64) - actual.astype(np.float64)  # [n, future, targets]
+        f, a = forecast.astype(np.float64), actual.astype(np.float64)
+        err = f - a  # [n, future, targets]
+        denom = np.abs(a) + np.abs(f)
+        # 0/0 (both zero) is a perfect forecast: it adds 0, not NaN
+        ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(err), where=denom > 0)
         self._abs += np.abs(err).sum(axis=(0, 1))
         self._sq += np.square(err).sum(axis=(0, 1))
+        self._smape += ratio.sum(axis=(0, 1))
         self._count += err.shape[0] * err.shape[1]
 
     @property
     def count(self) -> int:
         return self._count
 
-    def result(self) -> dict[str, ErrorStats]:
+    def result(self, scale: Mapping[str, float] | None = None) -> dict[str, ErrorStats]:
+        """`scale`: the in-sample naive MAE per target (see naive_scale), for MASE."""
         n = max(self._count, 1)
-        return {
-            t: ErrorStats(mae=float(self._abs[i] / n), rmse=float(np.sqrt(self._sq[i] / n)))
-            for i, t in enumerate(self._targets)
-        }
+        out = {}
+        for i, t in enumerate(self._targets):
+            mae = float(self._abs[i] / n)
+            denom = (scale or {}).get(t)
+            out[t] = ErrorStats(
+                mae=mae,
+                rmse=float(np.sqrt(self._sq[i] / n)),
+                smape=float(100 * self._smape[i] / n),
+                mase=mae / denom if denom else None,
+            )
+        return out
+
+
+def naive_scale(
+    chunks: Iterable[Chunk], plan: SplitPlan, target_idx: Sequence[int], targets: Sequence[str]
+) -> dict[str, float]:
+    """MASE's denominator: mean |y_t - y_(t-1)| over the train rows of every series, per target,
+    in the units of `chunks` (feed it unscaled rows). Streams, keeping one row per series."""
+    idx = np.asarray(target_idx, dtype=np.intp)
+    total, count = np.zeros(len(idx)), 0
+    seen: dict[int, int] = {}
+    previous: dict[int, np.ndarray] = {}
+    pending = {code for code, s in plan.series.items() if len(s.train) > 1}
+    for chunk in chunks:
+        if not pending:
+            break
+        for code, rows in groups(chunk):
+            values = chunk.values[rows][:, idx].astype(np.float64)
+            start = seen.get(code, 0)
+            seen[code] = start + len(values)
+            if code not in pending:
+                continue
+            mine = values[: max(plan.series[code].train.stop - start, 0)]
+            if len(mine) == 0:
+                pending.discard(code)
+                continue
+            prior = previous.get(code)
+            run = mine if prior is None else np.vstack([prior[None], mine])
+            total += np.abs(np.diff(run, axis=0)).sum(axis=0)
+            count += len(run) - 1
+            previous[code] = mine[-1]
+    return {t: float(total[i] / count) for i, t in enumerate(targets)} if count else {}
+
+
+def seasonal_naive(history: FloatArray, future: int, season: int) -> FloatArray:
+    """Repeat the last `season` observed rows: history [n, past, T] -> [n, future, T]."""
+    past = history.shape[1]
+    steps = past - season + np.arange(future) % season
+    return history[:, steps]
+
+
+SEASONS = {3600: 24, 1800: 48, 900: 96, 86400: 7, 7 * 86400: 52}
+
+
+def infer_season(step_seconds: float | None) -> int | None:
+    """The usual season of a sampling step: hourly -> 24 (a day), daily -> 7 (a week), ..."""
+    if step_seconds is None:
+        return None
+    return SEASONS.get(round(step_seconds))

@@ -68,15 +68,21 @@ class WindowBatch:
     """Windows cut from the (scaled) series.
 
     x: [n, past_steps, n_inputs]; y: [n, future_steps, n_targets];
-    last: [n, n_targets], the last observed target row before the forecast (for naive baselines).
+    history: [n, past_steps, n_targets], the targets over the input rows (for the naive and
+    seasonal-naive baselines, whether or not the targets are inputs).
     """
 
     x: FloatArray
     y: FloatArray
-    last: FloatArray
+    history: FloatArray
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
+
+    @property
+    def last(self) -> FloatArray:
+        """[n, n_targets]: the last observed target row before the forecast."""
+        return self.history[:, -1]
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,18 @@ class FitResult:
 
 @dataclass(frozen=True)
 class ErrorStats:
+    """Errors in the data's own units; sMAPE in percent; MASE = MAE / in-sample naive MAE."""
+
     mae: float
     rmse: float
+    smape: float
+    mase: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return {"mae": self.mae, "rmse": self.rmse}
+        out = {"mae": self.mae, "rmse": self.rmse, "smape": self.smape}
+        if self.mase is not None:
+            out["mase"] = self.mase
+        return out
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,11 @@ class WindowCutter:
         win = win.transpose(0, 2, 1)  # [n, cols, length] -> [n, length, cols]
         x = win[:, :past][:, :, self._inputs]  # [n, past, inputs]
         y = win[:, past:][:, :, self._targets]  # [n, future, targets]
-        last = win[:, past - 1][:, self._targets]  # [n, targets]
+        history = win[:, :past][:, :, self._targets]  # [n, past, targets]
         return WindowBatch(
             x=np.ascontiguousarray(x, dtype=np.float32),
             y=np.ascontiguousarray(y, dtype=np.float32),
-            last=np.ascontiguousarray(last, dtype=np.float32),
+            history=np.ascontiguousarray(history, dtype=np.float32),
         )
 
 
@@ -82,5 +82,5 @@ def _concat(batches: list[WindowBatch]) -> WindowBatch:
     return WindowBatch(
         x=np.concatenate([b.x for b in batches]),
         y=np.concatenate([b.y for b in batches]),
-        last=np.concatenate([b.last for b in batches]),
+        history=np.concatenate([b.history for b in batches]),
     )

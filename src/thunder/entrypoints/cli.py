@@ -151,20 +151,26 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
 def format_summary(report: dict[str, Any]) -> str:
     data, train, test = report["data"], report["train"], report["test"]
     naive = report["baselines"]["naive_last"]
+    seasonal = report["baselines"].get("seasonal_naive", {})
+    season = report.get("season_length")
     lines = [
         f"data: {data['rows']} rows (train {data['train_rows']}, val {data['val_rows']}, "
         f"test {data['test_rows']})",
         f"train: {train['epochs']} epoch(s), {train['steps']} steps, {train['wall_s']:.1f} s, "
         f"{train['windows_per_s']:.0f} windows/s",
-        f"test: {test['windows']} windows",
-        f"{'target':<16}{'MAE':>10}{'RMSE':>10}{'naive MAE':>12}{'naive RMSE':>12}{'MAE/naive':>11}",
+        f"test: {test['windows']} windows; baselines on the same windows: naive = last value"
+        + (f", seasonal = the last {season} rows repeated" if season else ""),
+        f"{'target':<14}{'MAE':>9}{'RMSE':>9}{'sMAPE%':>8}{'MASE':>7}{'naive MAE':>11}"
+        f"{'seasonal MAE':>14}{'MAE/naive':>11}",
     ]
     for target, stats in naive.items():
         m = test[target]
         ratio = m["mae"] / stats["mae"] if stats["mae"] else float("nan")
+        mase = f"{m['mase']:>7.3f}" if "mase" in m else f"{'-':>7}"
+        snaive = f"{seasonal[target]['mae']:>14.4f}" if target in seasonal else f"{'-':>14}"
         lines.append(
-            f"{target:<16}{m['mae']:>10.4f}{m['rmse']:>10.4f}{stats['mae']:>12.4f}"
-            f"{stats['rmse']:>12.4f}{ratio:>11.3f}"
+            f"{target:<14}{m['mae']:>9.4f}{m['rmse']:>9.4f}{m['smape']:>8.2f}{mase}"
+            f"{stats['mae']:>11.4f}{snaive}{ratio:>11.3f}"
         )
     arts = report.get("artifacts", {})
     if arts:
