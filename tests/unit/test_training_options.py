@@ -1,4 +1,5 @@
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,3 +56,12 @@ def test_schedules_and_clipping_train_with_and_without_validation(schedule: str)
     for val in (windows(32, 1), []):
         fit = LightningForecaster(NET, options).fit(windows(64, 0), val, train_windows=64)
         assert fit.steps == 8 and fit.epochs == 2
+
+
+def test_training_metrics_are_written_as_csv(tmp_path: Path) -> None:
+    options = TrainingOptions(epochs=1, batch_size=16, log_dir=str(tmp_path))
+    # 16 steps: past the logger's every-10-steps interval
+    fit = LightningForecaster(NET, options).fit(windows(256, 0), windows(32, 1), train_windows=256)
+    assert fit.log_dir is not None
+    header = (Path(fit.log_dir) / "metrics.csv").read_text().splitlines()[0]
+    assert "train_loss" in header and "val_loss" in header

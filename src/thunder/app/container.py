@@ -60,6 +60,7 @@ def training_options(settings: Settings, progress: bool) -> TrainingOptions:
         lr_schedule=t.lr_schedule,
         warmup_steps=t.warmup_steps,
         gradient_clip_val=t.gradient_clip_val,
+        log_dir=str(settings.log_dir()),
     )
 
 

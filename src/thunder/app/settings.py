@@ -46,6 +46,7 @@ class TrainingConfig(_Strict):
     lr_schedule: Literal["none", "plateau", "cosine"] = "none"
     warmup_steps: int = Field(0, ge=0, description="linear warm-up of the cosine schedule")
     gradient_clip_val: float | None = Field(None, gt=0, description="clip the gradient norm")
+    log_dir: str | None = Field(None, description="training logs; default: logs/ beside the model")
 
 
 class ModelConfig(_Strict):
@@ -183,6 +184,10 @@ class Settings(BaseSettings):
 
     def card_path(self) -> str:
         return str(Path(self.model_path).with_suffix(".card.json"))
+
+    def log_dir(self) -> Path:
+        configured = self.training_config.log_dir
+        return Path(configured) if configured else Path(self.model_path).parent / "logs"
 
     def cache_dir(self) -> Path:
         configured = self.preprocessing_config.cache_dir

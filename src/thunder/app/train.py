@@ -127,6 +127,7 @@ class TrainFromChunks:
                 "wall_s": round(fit.wall_s, 3),
                 "windows_per_s": round(fit.windows_seen / fit.wall_s, 1) if fit.wall_s else 0.0,
                 "best_val_loss": fit.best_val_loss,
+                "log_dir": fit.log_dir,
             },
             "test": {
                 "windows": windows_in(plan, "test", window, stride),

@@ -117,6 +117,7 @@ class FitResult:
     windows_seen: int
     wall_s: float
     best_val_loss: float | None
+    log_dir: str | None = None  # where the per-step metrics were written, if anywhere
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ so a swapped file cannot run code on load.
 """
 
 import contextlib
+import importlib.util
 import io
 import logging
 import math
@@ -18,6 +19,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from thunder.adapters.lightning.data import WindowBatches
@@ -48,6 +50,7 @@ class TrainingOptions:
     lr_schedule: str = "none"
     warmup_steps: int = 0
     gradient_clip_val: float | None = None
+    log_dir: str | None = None  # CSV metrics (and TensorBoard when installed) go here
 
 
 class KeepBestWeights(pl.Callback):
@@ -104,7 +107,9 @@ class LightningForecaster:
         val_loader = self._loader(val)
         start = time.perf_counter()
         with _quiet_lightning():
-            trainer = self._trainer(callbacks=callbacks, max_epochs=opts.epochs)
+            trainer = self._trainer(
+                callbacks=callbacks, max_epochs=opts.epochs, loggers=self._loggers()
+            )
             trainer.fit(self._module, DataLoader(train_data, batch_size=None), val_loader)
         wall = time.perf_counter() - start
         if best.state is not None:
@@ -116,6 +121,7 @@ class LightningForecaster:
             windows_seen=self._module.windows_seen,
             wall_s=wall,
             best_val_loss=best.best,
+            log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
         )
 
     def predict(self, x: FloatArray) -> FloatArray:
@@ -171,7 +177,18 @@ class LightningForecaster:
         candidates = [s for s in (opts.max_steps, per_epoch and per_epoch * opts.epochs) if s]
         return min(candidates) if candidates else None
 
-    def _trainer(self, callbacks: list[pl.Callback], max_epochs: int) -> pl.Trainer:
+    def _loggers(self) -> list[Logger]:
+        """CSV metrics always (no extra dependency); TensorBoard too when it is installed."""
+        if self._options.log_dir is None:
+            return []
+        loggers: list[Logger] = [CSVLogger(self._options.log_dir, name="csv")]
+        if importlib.util.find_spec("tensorboard") is not None:
+            loggers.append(TensorBoardLogger(self._options.log_dir, name="tensorboard"))
+        return loggers
+
+    def _trainer(
+        self, callbacks: list[pl.Callback], max_epochs: int, loggers: list[Logger] | None = None
+    ) -> pl.Trainer:
         opts = self._options
         return pl.Trainer(
             max_epochs=max_epochs,
@@ -181,7 +198,8 @@ class LightningForecaster:
             precision=opts.precision,  # type: ignore[arg-type]
             callbacks=callbacks,
             gradient_clip_val=opts.gradient_clip_val,
-            logger=False,
+            logger=loggers or False,
+            log_every_n_steps=10,
             enable_checkpointing=False,
             enable_model_summary=False,
             enable_progress_bar=opts.progress,
