@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT
+from benchmarks.harness import ROOT, chunk_command
 
 ETTH1 = ROOT / "benchmarks" / "data" / "ETTh1.csv"
 DELHI = ROOT / "examples" / "climate-data.csv"
@@ -86,20 +86,7 @@ def _run(csv: Path, cfg: dict[str, Any], label: str) -> dict[str, Any]:
         (work / "config.json").write_text(json.dumps(cfg))
         print(f"{label}, seed {cfg['training_config'].get('seed', 42)} ...", file=sys.stderr)
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "thunder",
-                "chunk",
-                "--input",
-                str(csv),
-                "--size",
-                "5000",
-                "--config",
-                "config.json",
-                "--report",
-                "report.json",
-            ],
+            chunk_command(csv, 5000, "config.json", report="report.json"),
             cwd=work,
             check=True,
             stdout=subprocess.DEVNULL,

@@ -5,6 +5,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -77,3 +78,10 @@ def start_nginx(
         stderr=subprocess.STDOUT,
     )
     return proc, f"http://127.0.0.1:{port}"
+
+
+def chunk_command(csv: Path, size: int, config: Path | str, report: str | None = None) -> list[str]:
+    """argv of `python -m thunder chunk`, as a user types it."""
+    cmd = [sys.executable, "-m", "thunder", "chunk", "--input", str(csv), "--size", str(size)]
+    cmd += ["--config", str(config)]
+    return cmd + (["--report", report] if report else [])

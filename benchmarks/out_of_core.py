@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.harness import chunk_command
 from benchmarks.synthetic import COLUMNS, config, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,20 +73,7 @@ def _run(csv: Path, rows: int, series: int, args: argparse.Namespace) -> dict[st
             work, series=series > 1, max_steps=args.max_steps, eval_stride=args.eval_stride
         )
         (work / "config.json").write_text(json.dumps(cfg))
-        cmd = [
-            sys.executable,
-            "-m",
-            "thunder",
-            "chunk",
-            "--input",
-            str(csv),
-            "--size",
-            str(args.size),
-            "--config",
-            "config.json",
-            "--report",
-            "report.json",
-        ]
+        cmd = chunk_command(csv, args.size, "config.json", report="report.json")
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         peak = _watch_rss(proc)

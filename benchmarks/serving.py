@@ -18,7 +18,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT, free_port, nginx_binary, start_nginx, stop, wait_http
+from benchmarks.harness import (
+    ROOT,
+    chunk_command,
+    free_port,
+    nginx_binary,
+    start_nginx,
+    stop,
+    wait_http,
+)
 
 HISTORY = json.loads((ROOT / "examples" / "data.json").read_text())["data"]
 
@@ -87,18 +95,7 @@ def _train(work: Path) -> Path:
     config.write_text(json.dumps(cfg))
     print("training the demo model ...", file=sys.stderr)
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "thunder",
-            "chunk",
-            "--input",
-            str(ROOT / "examples" / "climate-data.csv"),
-            "--size",
-            "500",
-            "--config",
-            str(config),
-        ],
+        chunk_command(ROOT / "examples" / "climate-data.csv", 500, config),
         cwd=work,
         check=True,
         stdout=subprocess.DEVNULL,
