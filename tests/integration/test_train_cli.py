@@ -126,3 +126,52 @@ def test_help_works_without_a_config(tmp_path: Path) -> None:
     done = thunder("--help", cwd=tmp_path, timeout=60)
     assert done.returncode == 0
     assert "chunk" in done.stdout and "serve" in done.stdout
+
+
+def test_resume_without_a_checkpoint_says_so_in_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(tmp_path)))
+    args = ("chunk", "--input", str(DEMO_CSV), "--size", "500", "--config", str(config))
+    done = thunder(*args, "--resume", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "no checkpoint of this data and config" in done.stderr
+
+
+def test_ctrl_c_during_training_keeps_the_artifacts_and_points_to_resume(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = small_config(tmp_path)
+    cfg["training_config"] = {"epochs": 200}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "thunder",
+            "chunk",
+            "--input",
+            str(DEMO_CSV),
+            "--size",
+            "500",
+            "--config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    runs = tmp_path / "model" / ".thunder-runs"
+    deadline = time.monotonic() + 120
+    while not any(runs.glob("*/last.ckpt")):  # one epoch done: an interruption can resume
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert "interrupted; the previous artifacts are unchanged (chunk --resume" in err
+    assert not (tmp_path / "model" / "model.pth").exists()

@@ -161,7 +161,13 @@ class FakeForecaster:
         self.val_windows = 0
 
     def fit(
-        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+        self,
+        train: WindowStream,
+        val: WindowStream,
+        *,
+        train_windows: int | None = None,
+        run_id: str | None = None,
+        resume: bool = False,
     ) -> FitResult:
         for _ in range(2):  # two epochs: the stream must restart
             self.train_windows_per_epoch.append(sum(len(b) for b in train))

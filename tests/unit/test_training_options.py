@@ -65,3 +65,37 @@ def test_training_metrics_are_written_as_csv(tmp_path: Path) -> None:
     assert fit.log_dir is not None
     header = (Path(fit.log_dir) / "metrics.csv").read_text().splitlines()[0]
     assert "train_loss" in header and "val_loss" in header
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_resume_continues_an_interrupted_run_from_its_last_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from thunder.adapters.lightning.module import ForecastModule as Module
+    from thunder.domain.errors import NothingToResume
+
+    options = TrainingOptions(epochs=3, batch_size=16, checkpoint_dir=str(tmp_path))
+    with pytest.raises(NothingToResume, match="start without --resume"):
+        LightningForecaster(NET, options).fit(
+            windows(64, 0), windows(32, 1), run_id="r", resume=True
+        )
+
+    def stop_in_epoch_2(self: Module) -> None:
+        if self.current_epoch == 1:
+            raise Interrupted
+
+    monkeypatch.setattr(Module, "on_train_epoch_start", stop_in_epoch_2, raising=False)
+    with pytest.raises(Interrupted):
+        LightningForecaster(NET, options).fit(windows(64, 0), windows(32, 1), run_id="r")
+    assert (tmp_path / "r" / "last.ckpt").exists()
+    monkeypatch.undo()
+
+    fit = LightningForecaster(NET, options).fit(
+        windows(64, 0), windows(32, 1), run_id="r", resume=True
+    )
+    assert (fit.epochs, fit.steps) == (3, 12)  # epoch 1 from the checkpoint, epochs 2-3 now
+    assert fit.windows_seen == 2 * 64
+    assert not (tmp_path / "r").exists()  # a finished run leaves no checkpoints behind

@@ -61,6 +61,7 @@ def training_options(settings: Settings, progress: bool) -> TrainingOptions:
         warmup_steps=t.warmup_steps,
         gradient_clip_val=t.gradient_clip_val,
         log_dir=str(settings.log_dir()),
+        checkpoint_dir=str(settings.checkpoint_dir()),
     )
 
 

@@ -189,6 +189,9 @@ class Settings(BaseSettings):
         configured = self.training_config.log_dir
         return Path(configured) if configured else Path(self.model_path).parent / "logs"
 
+    def checkpoint_dir(self) -> Path:
+        return Path(self.model_path).parent / ".thunder-runs"
+
     def cache_dir(self) -> Path:
         configured = self.preprocessing_config.cache_dir
         return Path(configured) if configured else Path(self.model_path).parent / ".thunder-cache"

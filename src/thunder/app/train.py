@@ -68,7 +68,9 @@ class TrainFromChunks:
         self._progress = progress
         self._cache = cache
 
-    def __call__(self, source: ChunkSource) -> dict[str, Any]:
+    def __call__(self, source: ChunkSource, *, resume: bool = False) -> dict[str, Any]:
+        """Train, evaluate and commit. `resume` continues an interrupted run of the same data
+        and config from its last epoch checkpoint."""
         prep = self._prepare(source)
         cols, plan, window = prep.columns, prep.plan, self._settings.window
         stride = self._settings.preprocessing_config.split_config.eval_stride
@@ -88,6 +90,8 @@ class TrainFromChunks:
             windows("train", 1),
             windows("val", stride),
             train_windows=windows_in(plan, "train", window),
+            run_id=self._run_id(prep),
+            resume=resume,
         )
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
@@ -160,6 +164,12 @@ class TrainFromChunks:
             "card": s.card_path(),
         }
         return report
+
+    def _run_id(self, prep: Prepared) -> str:
+        """The data's bytes and the whole config: a checkpoint only resumes its own run."""
+        config = self._settings.model_dump(mode="json", by_alias=True)
+        what = json.dumps([prep.fingerprint, config], sort_keys=True)
+        return hashlib.sha256(what.encode()).hexdigest()[:16]
 
     def _prepare(self, source: ChunkSource) -> Prepared:
         """Check and count every row once (into the cache), then fit the scaler on train rows."""

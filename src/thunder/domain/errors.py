@@ -64,3 +64,7 @@ class InvalidHistory(ThunderError):
 
 class OutOfOrder(DataError):
     code = "out_of_order"
+
+
+class NothingToResume(ThunderError):
+    code = "nothing_to_resume"

@@ -94,9 +94,17 @@ class Forecaster(Protocol):
     """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets]."""
 
     def fit(
-        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+        self,
+        train: WindowStream,
+        val: WindowStream,
+        *,
+        train_windows: int | None = None,
+        run_id: str | None = None,
+        resume: bool = False,
     ) -> FitResult:
-        """`train_windows` (windows per epoch), when known, sizes step-based LR schedules."""
+        """`train_windows` (windows per epoch), when known, sizes step-based LR schedules.
+        `run_id` names this data + config: checkpoints are kept under it each epoch, and
+        `resume` continues from the last one (NothingToResume when there is none)."""
         ...
 
     def predict(self, x: FloatArray) -> FloatArray: ...

@@ -51,7 +51,10 @@ class ThunderGroup(click.Group):
         except ThunderError as e:
             raise UserError(e.message) from None
         except KeyboardInterrupt:
-            raise UserError("interrupted; the previous artifacts are unchanged") from None
+            raise UserError(
+                "interrupted; the previous artifacts are unchanged (chunk --resume continues "
+                "from the last finished epoch)"
+            ) from None
 
 
 @click.group(cls=ThunderGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,16 +81,26 @@ def cli() -> None:
     default=None,
     help="Also write the run summary as JSON here.",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same data and config) from its last epoch checkpoint.",
+)
 @click.pass_context
 def chunk(
-    ctx: click.Context, input_path: str, size: int, config: str | None, report_path: str | None
+    ctx: click.Context,
+    input_path: str,
+    size: int,
+    config: str | None,
+    report_path: str | None,
+    resume: bool,
 ) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = _container(ctx, config)
     container.progress.override(sys.stderr.isatty())
     container.chunk_rows.override(size)
     source = container.chunk_source(path=input_path)
-    report = container.train_from_chunks()(source)
+    report = container.train_from_chunks()(source, resume=resume)
     click.echo(format_summary(report))
     if report_path:
         try:

@@ -9,23 +9,25 @@ import importlib.util
 import io
 import logging
 import math
+import shutil
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 from torch.utils.data import DataLoader
 
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
-from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.errors import ArtifactCorrupt, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.values import FitResult, FloatArray
 
@@ -51,6 +53,7 @@ class TrainingOptions:
     warmup_steps: int = 0
     gradient_clip_val: float | None = None
     log_dir: str | None = None  # CSV metrics (and TensorBoard when installed) go here
+    checkpoint_dir: str | None = None  # per-run folders of epoch checkpoints, for --resume
 
 
 class KeepBestWeights(pl.Callback):
@@ -68,6 +71,13 @@ class KeepBestWeights(pl.Callback):
             self.best = float(loss)
             self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
+    def state_dict(self) -> dict[str, Any]:
+        """Saved in each checkpoint, so a resumed run still returns the best epoch's weights."""
+        return {"best": self.best, "state": self.state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best, self.state = state_dict["best"], state_dict["state"]
+
 
 class LightningForecaster:
     def __init__(self, network: NetworkConfig, options: TrainingOptions) -> None:
@@ -77,9 +87,22 @@ class LightningForecaster:
         self._traced: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def fit(
-        self, train: WindowStream, val: WindowStream, *, train_windows: int | None = None
+        self,
+        train: WindowStream,
+        val: WindowStream,
+        *,
+        train_windows: int | None = None,
+        run_id: str | None = None,
+        resume: bool = False,
     ) -> FitResult:
         opts = self._options
+        run_dir = Path(opts.checkpoint_dir) / run_id if opts.checkpoint_dir and run_id else None
+        last = run_dir / "last.ckpt" if run_dir else None
+        if resume and (last is None or not last.exists()):
+            raise NothingToResume(
+                f"no checkpoint of this data and config in {run_dir or opts.checkpoint_dir}: a run "
+                f"saves one after each epoch; start without --resume"
+            )
         pl.seed_everything(opts.seed, workers=True, verbose=False)
         self._module = ForecastModule(
             self._network.as_dict(),
@@ -101,6 +124,9 @@ class LightningForecaster:
                     strict=False,  # no validation windows: nothing to stop on
                 )
             )
+        if run_dir is not None:
+            # a checkpoint after every epoch; `last.ckpt` is what --resume continues from
+            callbacks.append(ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=1))
         train_data = WindowBatches(
             train, opts.batch_size, shuffle=True, seed=opts.seed, buffer_windows=opts.shuffle_buffer
         )
@@ -110,8 +136,21 @@ class LightningForecaster:
             trainer = self._trainer(
                 callbacks=callbacks, max_epochs=opts.epochs, loggers=self._loggers()
             )
-            trainer.fit(self._module, DataLoader(train_data, batch_size=None), val_loader)
+            try:
+                trainer.fit(
+                    self._module,
+                    DataLoader(train_data, batch_size=None),
+                    val_loader,
+                    ckpt_path=str(last) if resume else None,
+                )
+            except SystemExit:
+                # Lightning turns Ctrl+C into sys.exit(1); give the caller its KeyboardInterrupt
+                if trainer.interrupted:
+                    raise KeyboardInterrupt from None
+                raise
         wall = time.perf_counter() - start
+        if run_dir is not None:  # finished: its checkpoints have served their purpose
+            shutil.rmtree(run_dir, ignore_errors=True)
         if best.state is not None:
             self._module.load_state_dict(best.state)
         self._module.cpu().eval()
@@ -200,7 +239,7 @@ class LightningForecaster:
             gradient_clip_val=opts.gradient_clip_val,
             logger=loggers or False,
             log_every_n_steps=10,
-            enable_checkpointing=False,
+            enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
             enable_model_summary=False,
             enable_progress_bar=opts.progress,
             num_sanity_val_steps=0,
