@@ -261,6 +261,10 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
             warnings.filterwarnings("ignore", message=".*IterableDataset.*")
             warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated.*")
+            # resuming writes into the run's own checkpoint folder, which is not empty by design
+            warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+            # no validation windows: the plateau schedule has nothing to follow, by design
+            warnings.filterwarnings("ignore", message=".*ReduceLROnPlateau conditioned on metric.*")
             yield
     finally:
         for name, level in levels.items():
