@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from thunder.domain.series import groups
+from thunder.domain.series import positioned
 from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan
 
 
@@ -63,13 +63,10 @@ def naive_scale(
     for chunk in chunks:
         if not pending:
             break
-        for code, rows in groups(chunk):
-            values = chunk.values[rows][:, idx].astype(np.float64)
-            start = seen.get(code, 0)
-            seen[code] = start + len(values)
+        for code, values, start in positioned(chunk, seen):
             if code not in pending:
                 continue
-            mine = values[: max(plan.series[code].train.stop - start, 0)]
+            mine = values[: max(plan.series[code].train.stop - start, 0), idx].astype(np.float64)
             if len(mine) == 0:
                 pending.discard(code)
                 continue

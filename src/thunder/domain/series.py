@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from thunder.domain.values import Chunk, IndexArray
+from thunder.domain.values import Chunk, FloatArray, IndexArray
 
 Rows = slice | IndexArray  # a slice when the chunk is one series: no copy
 
@@ -34,3 +34,13 @@ def groups(chunk: Chunk) -> Iterator[tuple[int, Rows]]:
 
 def series_name(chunk: Chunk, code: int) -> str:
     return chunk.names[code] if code < len(chunk.names) else str(code)
+
+
+def positioned(chunk: Chunk, seen: dict[int, int]) -> Iterator[tuple[int, FloatArray, int]]:
+    """(series code, that series' rows in this chunk, the position of the first of them within
+    its series), advancing `seen` (rows of each series streamed so far) as it goes."""
+    for code, rows in groups(chunk):
+        values = chunk.values[rows]
+        start = seen.get(code, 0)
+        seen[code] = start + len(values)
+        yield code, values, start

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from thunder.domain.errors import NotEnoughData
-from thunder.domain.series import groups
+from thunder.domain.series import positioned
 from thunder.domain.values import Chunk, FloatArray, SeriesSplit, SplitPlan, WindowSpec
 
 PARTS = ("train", "val", "test")
@@ -94,10 +94,7 @@ def rows_of(chunks: Iterable[Chunk], plan: SplitPlan, part: str) -> Iterator[Flo
         if not pending:
             return
         pieces = []
-        for code, rows in groups(chunk):
-            values = chunk.values[rows]
-            start = seen.get(code, 0)
-            seen[code] = start + len(values)
+        for code, values, start in positioned(chunk, seen):
             if code not in pending:
                 continue
             wanted: range = getattr(plan.series[code], part)

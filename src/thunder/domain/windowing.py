@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from thunder.domain.series import groups
+from thunder.domain.series import positioned
 from thunder.domain.values import Chunk, FloatArray, WindowBatch, WindowSpec
 
 
@@ -34,10 +34,7 @@ class WindowCutter:
             return
         for chunk in chunks:
             out: list[WindowBatch] = []
-            for code, rows in groups(chunk):
-                start = seen.get(code, 0)
-                values = chunk.values[rows]
-                seen[code] = start + len(values)
+            for code, values, start in positioned(chunk, seen):
                 want = wanted.get(code)
                 if code not in pending or want is None:
                     continue
