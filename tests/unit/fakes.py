@@ -107,6 +107,10 @@ class InMemoryTable:
     def names(self) -> Sequence[str]:
         return tuple(self._counter.names)
 
+    @property
+    def step_seconds(self) -> float | None:
+        return self._counter.step_seconds
+
     def chunks(self) -> Iterator[Chunk]:
         return iter(self._chunks)
 

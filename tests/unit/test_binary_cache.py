@@ -72,3 +72,15 @@ def test_a_new_entry_for_the_same_file_replaces_the_old_one(tmp_path: Path) -> N
     cache.build("new", chunks(6, 3, multi=False), origin="a.csv")
     assert cache.open("old") is None
     assert cache.open("other") is not None and cache.open("new") is not None
+
+
+def test_the_sampling_step_of_the_first_series_is_kept(tmp_path: Path) -> None:
+    hour = 3600 * 10**9
+    times = np.arange(6, dtype=np.int64) // 2 * hour  # two series interleaved hour by hour
+    values = np.zeros((6, 3), dtype=np.float32)
+    codes = np.arange(6, dtype=np.int64) % 2
+    rows = [Chunk(0, values, codes, times, ("p", "q"))]
+    cache = BinaryRowCache(tmp_path, 10)
+    assert cache.build("k", rows, origin="a.csv").step_seconds == 3600.0
+    reopened = cache.open("k")
+    assert reopened is not None and reopened.step_seconds == 3600.0

@@ -20,7 +20,7 @@ import numpy as np
 from thunder.domain.table import RowCounter
 from thunder.domain.values import Chunk
 
-FORMAT = 1
+FORMAT = 2  # 2: the sampling step is kept
 
 
 class CachedTable:
@@ -31,6 +31,7 @@ class CachedTable:
         self._rows = int(meta["rows"])
         self._counts = {int(k): int(v) for k, v in meta["counts"].items()}
         self._names = tuple(meta["names"])
+        self._step: float | None = meta["step_seconds"]
         self._chunk_rows = chunk_rows
 
     @property
@@ -40,6 +41,10 @@ class CachedTable:
     @property
     def names(self) -> Sequence[str]:
         return self._names
+
+    @property
+    def step_seconds(self) -> float | None:
+        return self._step
 
     def chunks(self) -> Iterator[Chunk]:
         with contextlib.ExitStack() as stack:
@@ -101,6 +106,7 @@ class BinaryRowCache:
                 "multi_series": multi,
                 "counts": counter.counts,
                 "names": list(counter.names),
+                "step_seconds": counter.step_seconds,
             }
             staged[".json"].write_text(json.dumps(meta))
             os.replace(staged[".f32"], base.with_suffix(".f32"))

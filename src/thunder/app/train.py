@@ -33,7 +33,7 @@ from thunder.domain.windowing import WindowCutter
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
-CACHE_LAYOUT = "rows-v1"
+CACHE_LAYOUT = "rows-v2"
 VERSIONED = ("thunder", "torch", "pytorch-lightning", "scikit-learn", "numpy", "pandas")
 
 
@@ -215,7 +215,7 @@ class TrainFromChunks:
                 pre.partial_fit(train_rows)
         target_idx = [cols.scaled.index(t) for t in cols.targets]
         naive_mae = naive_scale(table.chunks(), plan, target_idx, cols.targets)
-        season = cfg.season_length or infer_season(_time_step(source, cols, cfg.id_column))
+        season = cfg.season_length or infer_season(table.step_seconds)
         return Prepared(
             cols,
             table,
@@ -233,20 +233,6 @@ class TrainFromChunks:
         for chunk in prep.table.chunks():
             values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
             yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
-
-
-def _time_step(source: ChunkSource, cols: Columns, id_column: str | None) -> float | None:
-    """Median sampling step, in seconds, of the first series in the first chunk (None without a
-    date/time column)."""
-    if cols.time is None:
-        return None
-    first = next(iter(source.chunks(cols.scaled, time=cols.time, series=id_column)), None)
-    if first is None or first.time is None:
-        return None
-    times = first.time if first.series is None else first.time[first.series == first.series[0]]
-    if len(times) < 2:
-        return None
-    return float(np.median(np.diff(times))) / 1e9
 
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:

@@ -48,6 +48,11 @@ class Table(Protocol):
         """Series ids as written in the file, by code."""
         ...
 
+    @property
+    def step_seconds(self) -> float | None:
+        """Median sampling step of the time column (None without one)."""
+        ...
+
     def chunks(self) -> Iterator[Chunk]: ...
 
 

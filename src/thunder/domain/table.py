@@ -14,6 +14,7 @@ class RowCounter:
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
         self.names: Sequence[str] = ()
+        self.step_seconds: float | None = None  # sampling step, from the first timed chunk
 
     def __call__(self, chunks: Iterable[Chunk]) -> Iterator[Chunk]:
         for chunk in chunks:
@@ -21,6 +22,8 @@ class RowCounter:
             yield chunk
 
     def add(self, chunk: Chunk) -> None:
+        if self.step_seconds is None and chunk.time is not None:
+            self.step_seconds = _median_step(chunk)
         if chunk.series is None:
             if len(chunk):
                 self.counts[0] = self.counts.get(0, 0) + len(chunk)
@@ -39,6 +42,7 @@ class StreamedTable:
             pass
         self._counts = counter.counts
         self._names = tuple(counter.names)
+        self._step = counter.step_seconds
 
     @property
     def counts(self) -> Mapping[int, int]:
@@ -48,5 +52,16 @@ class StreamedTable:
     def names(self) -> Sequence[str]:
         return self._names
 
+    @property
+    def step_seconds(self) -> float | None:
+        return self._step
+
     def chunks(self) -> Iterator[Chunk]:
         return self._rows()
+
+
+def _median_step(chunk: Chunk) -> float | None:
+    """Median time step, in seconds, of the chunk's first series (timestamps are in ns)."""
+    assert chunk.time is not None
+    times = chunk.time if chunk.series is None else chunk.time[chunk.series == chunk.series[0]]
+    return float(np.median(np.diff(times))) / 1e9 if len(times) > 1 else None
