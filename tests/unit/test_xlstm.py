@@ -92,17 +92,7 @@ def test_a_corrupt_checkpoint_is_refused(blob: bytes) -> None:
 
 @pytest.mark.parametrize("pattern", ["ms", "mm"])
 def test_traced_inference_equals_the_eager_network_for_any_batch(pattern: str) -> None:
-    cfg = NetworkConfig(
-        num_features=2,
-        num_targets=1,
-        past_steps=10,
-        future_steps=4,
-        hidden_size=16,
-        num_layers=2,
-        num_heads=2,
-        block_pattern=pattern,
-        target_inputs=(0,),
-    )
+    cfg = config(past_steps=10, block_pattern=pattern)
     forecaster = LightningForecaster(cfg, TrainingOptions())
     for n in (1, 37):
         x = np.random.default_rng(n).normal(size=(n, 10, 2)).astype(np.float32)
