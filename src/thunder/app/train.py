@@ -96,10 +96,10 @@ class TrainFromChunks:
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
         seasonal_err, scaled_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
+        pre = prep.preprocessor
         for wb in windows("test", stride):
             forecast = forecaster.predict(wb.x)
             scaled_err.add(forecast, wb.y)
-            pre = prep.preprocessor
             actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
             history = pre.inverse_transform(wb.history, cols.targets)  # [n, past, T]
             model_err.add(pre.inverse_transform(forecast, cols.targets), actual)
