@@ -37,6 +37,47 @@ def test_mlstm_parallel_and_recurrent_forms_agree() -> None:
     )
 
 
+def test_mlstm_parallel_with_only_the_last_queries_gives_the_last_rows() -> None:
+    g = torch.Generator().manual_seed(1)
+    q, k, v = torch.randn(3, 2, 3, 20, 8, generator=g, dtype=torch.float64).unbind(0)
+    i_pre, f_pre = (torch.randn(2, 2, 3, 20, generator=g, dtype=torch.float64) * 4).unbind(0)
+    full = mlstm_parallel(q, k, v, i_pre, f_pre)
+    for last in (1, 5):
+        torch.testing.assert_close(
+            mlstm_parallel(q[:, :, -last:], k, v, i_pre, f_pre), full[:, :, -last:]
+        )
+
+
+def slstm_reference(cell: SLSTMCell, wx: torch.Tensor) -> torch.Tensor:
+    """The sLSTM equations one sample, one head, one step at a time (no batching tricks)."""
+    B, L, _, NH, DH = wx.shape
+    out = torch.zeros(B, L, NH, DH, dtype=wx.dtype)
+    for b in range(B):
+        for hd in range(NH):
+            h, c, n, m = (torch.zeros(DH, dtype=wx.dtype) for _ in range(4))
+            for t in range(L):
+                pre = wx[b, t, :, hd] + (h @ cell.recurrent[hd]).view(4, DH)  # [4, DH]
+                z, i_t, f_t, o = pre.unbind(0)
+                log_f = torch.nn.functional.logsigmoid(f_t)
+                m_new = i_t if t == 0 else torch.maximum(log_f + m, i_t)
+                i_g = torch.exp(i_t - m_new)
+                f_g = torch.zeros(DH, dtype=wx.dtype) if t == 0 else torch.exp(log_f + m - m_new)
+                c = f_g * c + i_g * torch.tanh(z)
+                n = f_g * n + i_g
+                h = torch.sigmoid(o) * c / n
+                m = m_new
+                out[b, t, hd] = h
+    return out.reshape(B, L, NH * DH)
+
+
+def test_slstm_cell_matches_the_paper_equations_step_by_step() -> None:
+    torch.manual_seed(2)
+    cell = SLSTMCell(8, 2).double()
+    wx = torch.randn(3, 10, 4, 2, 4, dtype=torch.float64) * 3
+    with torch.no_grad():
+        torch.testing.assert_close(cell(wx), slstm_reference(cell, wx))
+
+
 def test_exponential_gates_stay_finite_on_huge_preactivations() -> None:
     q, k, v = torch.randn(3, 1, 2, 64, 4).unbind(0)
     i_pre = torch.full((1, 2, 64), 500.0)  # exp(500) overflows float32 without the stabiliser

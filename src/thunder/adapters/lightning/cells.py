@@ -19,7 +19,9 @@ def _f32(t: Tensor) -> Tensor:
 def mlstm_parallel(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor) -> Tensor:
     """mLSTM (matrix memory) in its parallel form, paper appendix eqs. for the stabilised D matrix.
 
-    q, k, v: [B, NH, L, DH]; i_pre, f_pre: [B, NH, L] gate pre-activations. Returns h~: [B, NH, L, DH].
+    k, v: [B, NH, L, DH]; i_pre, f_pre: [B, NH, L] gate pre-activations; q: [B, NH, Lq, DH], the
+    queries of the last Lq <= L positions (Lq = 1 when only the final state is wanted).
+    Returns h~ for those positions: [B, NH, Lq, DH].
 
       log D_ts = sum_{j=s+1..t} log f_j + i~_s   (s <= t, else -inf),   log f = logsigmoid(f~)
       m_t      = max_s log D_ts                   (the stabiliser)
@@ -28,17 +30,17 @@ def mlstm_parallel(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor
     """
     dtype = q.dtype
     q, k, v = _f32(q), _f32(k), _f32(v)
-    L, DH = q.shape[-2], q.shape[-1]
+    Lq, L, DH = q.shape[-2], k.shape[-2], q.shape[-1]
     log_f = F.logsigmoid(_f32(f_pre))  # [B, NH, L]
     cum = torch.cumsum(log_f, dim=-1)  # [B, NH, L]
-    log_d = cum[..., :, None] - cum[..., None, :] + _f32(i_pre)[..., None, :]  # [B, NH, L, L]
-    causal = torch.ones(L, L, dtype=torch.bool, device=q.device).tril()  # [L, L]
-    log_d = log_d.masked_fill(~causal, float("-inf"))  # [B, NH, L, L]
-    m = log_d.amax(dim=-1, keepdim=True)  # [B, NH, L, 1]
-    d = torch.exp(log_d - m)  # [B, NH, L, L]
-    scores = (q @ k.transpose(-1, -2)) / math.sqrt(DH) * d  # [B, NH, L, L]
-    norm = torch.maximum(scores.sum(dim=-1, keepdim=True).abs(), torch.exp(-m))  # [B, NH, L, 1]
-    return ((scores / norm) @ v).to(dtype)  # [B, NH, L, L] @ [B, NH, L, DH] -> [B, NH, L, DH]
+    log_d = cum[..., L - Lq :, None] - cum[..., None, :] + _f32(i_pre)[..., None, :]  # [B, NH, Lq, L]
+    causal = torch.ones(L, L, dtype=torch.bool, device=q.device).tril()[L - Lq :]  # [Lq, L]
+    log_d = log_d.masked_fill(~causal, float("-inf"))  # [B, NH, Lq, L]
+    m = log_d.amax(dim=-1, keepdim=True)  # [B, NH, Lq, 1]
+    d = torch.exp(log_d - m)  # [B, NH, Lq, L]
+    scores = (q @ k.transpose(-1, -2)) / math.sqrt(DH) * d  # [B, NH, Lq, L]
+    norm = torch.maximum(scores.sum(dim=-1, keepdim=True).abs(), torch.exp(-m))  # [B, NH, Lq, 1]
+    return ((scores / norm) @ v).to(dtype)  # [B, NH, Lq, L] @ [B, NH, L, DH] -> [B, NH, Lq, DH]
 
 
 def mlstm_recurrent(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor) -> Tensor:
@@ -95,23 +97,26 @@ class SLSTMCell(nn.Module):
         """wx: [B, L, 4, NH, DH] input parts of the gates in order (z, i, f, o) -> h: [B, L, NH * DH]."""
         B, L = wx.shape[0], wx.shape[1]
         NH, DH = self.heads, self.head_dim
-        wx = _f32(wx)
-        h = wx.new_zeros(B, NH, DH)  # [B, NH, DH]
-        c = wx.new_zeros(B, NH, DH)
-        n = wx.new_zeros(B, NH, DH)
-        m = wx.new_zeros(B, NH, DH)
+        # time-major and head-major once, so each step is one baddbmm: pre = wx_t + h R
+        wx = _f32(wx).permute(1, 3, 0, 2, 4).reshape(L, NH, B, 4 * DH)  # [L, NH, B, 4 * DH]
+        r = self.recurrent.to(wx.dtype)  # [NH, DH, 4 * DH]
+        h = wx.new_zeros(NH, B, DH)  # [NH, B, DH]
+        c = wx.new_zeros(NH, B, DH)
+        n = wx.new_zeros(NH, B, DH)
+        m = wx.new_zeros(NH, B, DH)
         out = []
         for t in range(L):
-            rec = torch.einsum("bhd,hde->bhe", h, self.recurrent.to(wx.dtype))  # [B, NH, 4 * DH]
-            rec = rec.view(B, NH, 4, DH).transpose(1, 2)  # [B, 4, NH, DH]
-            z_pre, i_pre, f_pre, o_pre = (wx[:, t] + rec).unbind(1)  # 4 x [B, NH, DH]
-            log_f = F.logsigmoid(f_pre)
-            m_new = i_pre if t == 0 else torch.maximum(log_f + m, i_pre)  # [B, NH, DH]
-            i_g = torch.exp(i_pre - m_new)
-            f_g = torch.zeros_like(i_g) if t == 0 else torch.exp(log_f + m - m_new)
-            c = f_g * c + i_g * torch.tanh(z_pre)
-            n = f_g * n + i_g
-            h = torch.sigmoid(o_pre) * c / n  # [B, NH, DH]
-            m = m_new
-            out.append(h.reshape(B, NH * DH))
-        return torch.stack(out, dim=1)  # L x [B, H] -> [B, L, H]
+            z_pre, i_pre, f_pre, o_pre = torch.baddbmm(wx[t], h, r).split(DH, dim=-1)  # [NH, B, DH]
+            if t == 0:  # m_1 = i~_1, so i' = 1 and f' = 0: c_1 = z_1, n_1 = 1
+                c, n, m = torch.tanh(z_pre), torch.ones_like(c), i_pre
+            else:
+                log_fm = F.logsigmoid(f_pre) + m  # log f_t + m_{t-1}
+                m_new = torch.maximum(log_fm, i_pre)
+                i_g, f_g = torch.exp(i_pre - m_new), torch.exp(log_fm - m_new)
+                c = torch.addcmul(f_g * c, i_g, torch.tanh(z_pre))
+                n = torch.addcmul(i_g, f_g, n)
+                m = m_new
+            h = torch.sigmoid(o_pre) * c / n  # [NH, B, DH]
+            out.append(h)
+        hs = torch.stack(out)  # L x [NH, B, DH] -> [L, NH, B, DH]
+        return hs.permute(2, 0, 1, 3).reshape(B, L, NH * DH)  # [B, L, H]

@@ -52,7 +52,8 @@ class ForecastModule(pl.LightningModule):
         self.log("test_loss", self._loss(batch), batch_size=batch[0].shape[0])
 
     def configure_optimizers(self) -> Any:
-        opt = torch.optim.AdamW(self.parameters(), lr=self.learning_rate)
+        # fused: one kernel for all parameters instead of a dozen small ops per tensor (CPU and CUDA)
+        opt = torch.optim.AdamW(self.parameters(), lr=self.learning_rate, fused=True)
         if self.lr_schedule == "plateau":
             plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
             # strict=False: with no validation windows there is no val_loss, and no reduction

@@ -43,15 +43,26 @@ class NetworkConfig:
 
 
 class CausalConv(nn.Module):
+    """Depthwise causal convolution over time, y_t = b + sum_j w_j x_{t-K+1+j}.
+
+    Computed as K shifted multiply-adds rather than through nn.Conv1d: at forecasting sizes
+    (tens of steps) the convolution kernels' layout changes cost more than the arithmetic
+    (fwd+bwd 2.2 ms vs 5.2 ms on [32, 24, 128], 1 thread). The parameters are nn.Conv1d's.
+    """
+
     def __init__(self, channels: int, kernel: int = 4) -> None:
         super().__init__()
         self.pad = kernel - 1
         self.conv = nn.Conv1d(channels, channels, kernel, groups=channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = F.pad(x.transpose(1, 2), (self.pad, 0))  # [B, L, C] -> [B, C, pad + L]
-        y: Tensor = self.conv(x)  # [B, C, L]
-        return y.transpose(1, 2)  # [B, C, L] -> [B, L, C]
+        L = x.shape[1]
+        xp = F.pad(x, (0, 0, self.pad, 0))  # [B, L, C] -> [B, pad + L, C]
+        w = self.conv.weight[:, 0, :]  # [C, K]
+        y = torch.addcmul(self.conv.bias, xp[:, :L], w[:, 0])  # type: ignore[arg-type]
+        for j in range(1, self.pad + 1):
+            y = torch.addcmul(y, xp[:, j : j + L], w[:, j])  # [B, L, C]
+        return y
 
 
 class MLSTMBlock(nn.Module):
@@ -76,18 +87,22 @@ class MLSTMBlock(nn.Module):
             self.gates.bias[:heads].normal_(std=0.1)
             self.gates.weight.zero_()
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, last: int = 0) -> Tensor:
+        """x: [B, L, H] -> [B, L', H], L' = last if last else L (only the final states)."""
         B, L, _ = x.shape
         a, gate = self.up(self.norm(x)).chunk(2, dim=-1)  # [B, L, H] -> 2 x [B, L, inner]
         ac = F.silu(self.conv(a))  # [B, L, inner]
         i_pre, f_pre = (
             self.gates(torch.cat([ac, a], -1)).transpose(1, 2).chunk(2, dim=1)
         )  # 2 x [B, NH, L]
-        q, k, v = (self._heads(t) for t in (self.q(ac), self.k(ac), self.v(a)))  # [B, NH, L, DH]
-        h = mlstm_parallel(q, k, v, i_pre, f_pre)  # [B, NH, L, DH]
-        h = h.transpose(1, 2).reshape(B * L, -1)  # [B, NH, L, DH] -> [B * L, inner]
-        h = self.out_norm(h).view(B, L, -1) + self.skip * ac  # [B, L, inner]
-        out: Tensor = self.drop(self.down(h * F.silu(gate)))  # [B, L, inner] -> [B, L, H]
+        Lq = last or L
+        q = self._heads(self.q(ac[:, L - Lq :]))  # [B, NH, Lq, DH]
+        k, v = self._heads(self.k(ac)), self._heads(self.v(a))  # [B, NH, L, DH]
+        h = mlstm_parallel(q, k, v, i_pre, f_pre)  # [B, NH, Lq, DH]
+        h = h.transpose(1, 2).reshape(B * Lq, -1)  # [B, NH, Lq, DH] -> [B * Lq, inner]
+        ac, gate, x = ac[:, L - Lq :], gate[:, L - Lq :], x[:, L - Lq :]
+        h = self.out_norm(h).view(B, Lq, -1) + self.skip * ac  # [B, Lq, inner]
+        out: Tensor = self.drop(self.down(h * F.silu(gate)))  # [B, Lq, inner] -> [B, Lq, H]
         return x + out
 
     def _heads(self, t: Tensor) -> Tensor:
@@ -113,7 +128,8 @@ class SLSTMBlock(nn.Module):
         with torch.no_grad():
             self.w_if.bias[hidden:].copy_(torch.linspace(3.0, 6.0, hidden))
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, last: int = 0) -> Tensor:
+        """x: [B, L, H] -> [B, L', H], L' = last if last else L (only the final states)."""
         B, L, H = x.shape
         xn = self.norm(x)  # [B, L, H]
         i_pre, f_pre = self.w_if(F.silu(self.conv(xn))).chunk(2, dim=-1)  # 2 x [B, L, H]
@@ -122,7 +138,9 @@ class SLSTMBlock(nn.Module):
         h = self.cell(
             wx.view(B, L, 4, self.heads, H // self.heads)
         )  # [B, L, 4, NH, DH] -> [B, L, H]
-        h = self.out_norm(h.reshape(B * L, H)).view(B, L, H).to(x.dtype)  # [B, L, H]
+        Lo = last or L
+        h, x = h[:, L - Lo :], x[:, L - Lo :]  # [B, Lo, H]
+        h = self.out_norm(h.reshape(B * Lo, H)).view(B, Lo, H).to(x.dtype)  # [B, Lo, H]
         x = x + self.drop(h)
         u, g = self.ffn_up(self.ffn_norm(x)).chunk(2, dim=-1)  # 2 x [B, L, ff]
         out: Tensor = self.drop(self.ffn_down(F.gelu(g) * u))  # [B, L, ff] -> [B, L, H]
@@ -154,8 +172,10 @@ class XLSTMForecaster(nn.Module):
             sd = (x.var(dim=1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()  # [B, 1, F]
             x = (x - mu) / sd  # [B, past, F]
         h = self.embed(x)  # [B, past, F] -> [B, past, H]
-        for block in self.blocks:
-            h = block(h)  # [B, past, H]
+        final = len(self.blocks) - 1
+        for n, block in enumerate(self.blocks):
+            # the head reads only the last state, so the final block computes only that one
+            h = block(h, last=1 if n == final else 0)  # [B, past, H], the final one [B, 1, H]
         y: Tensor = self.head(self.norm(h[:, -1]))  # [B, H] -> [B, future * T]
         y = y.view(B, self.cfg.future_steps, self.cfg.num_targets)  # [B, future, T]
         if revin:
