@@ -33,7 +33,9 @@ def mlstm_parallel(q: Tensor, k: Tensor, v: Tensor, i_pre: Tensor, f_pre: Tensor
     Lq, L, DH = q.shape[-2], k.shape[-2], q.shape[-1]
     log_f = F.logsigmoid(_f32(f_pre))  # [B, NH, L]
     cum = torch.cumsum(log_f, dim=-1)  # [B, NH, L]
-    log_d = cum[..., L - Lq :, None] - cum[..., None, :] + _f32(i_pre)[..., None, :]  # [B, NH, Lq, L]
+    log_d = (
+        cum[..., L - Lq :, None] - cum[..., None, :] + _f32(i_pre)[..., None, :]
+    )  # [B, NH, Lq, L]
     causal = torch.ones(L, L, dtype=torch.bool, device=q.device).tril()[L - Lq :]  # [Lq, L]
     log_d = log_d.masked_fill(~causal, float("-inf"))  # [B, NH, Lq, L]
     m = log_d.amax(dim=-1, keepdim=True)  # [B, NH, Lq, 1]
@@ -106,7 +108,7 @@ class SLSTMCell(nn.Module):
         m = wx.new_zeros(NH, B, DH)
         out = []
         for t in range(L):
-            z_pre, i_pre, f_pre, o_pre = torch.baddbmm(wx[t], h, r).split(DH, dim=-1)  # [NH, B, DH]
+            z_pre, i_pre, f_pre, o_pre = torch.baddbmm(wx[t], h, r).chunk(4, dim=-1)  # [NH, B, DH]
             if t == 0:  # m_1 = i~_1, so i' = 1 and f' = 0: c_1 = z_1, n_1 = 1
                 c, n, m = torch.tanh(z_pre), torch.ones_like(c), i_pre
             else:
