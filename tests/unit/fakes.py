@@ -8,7 +8,7 @@ import numpy as np
 from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
 from thunder.domain.ports import WindowStream
 from thunder.domain.table import RowCounter
-from thunder.domain.values import Chunk, FitResult, FloatArray
+from thunder.domain.values import Chunk, FitResult, FloatArray, Prediction
 
 
 class FakeChunkSource:
@@ -158,9 +158,15 @@ class FakePreprocessor:
 class FakeForecaster:
     """Forecasts the last input value of each target (a naive model); records what it was fed."""
 
-    def __init__(self, target_inputs: Sequence[int] = (0,), future_steps: int = 3) -> None:
+    def __init__(
+        self,
+        target_inputs: Sequence[int] = (0,),
+        future_steps: int = 3,
+        levels: Sequence[float] = (),
+    ) -> None:
         self._targets = list(target_inputs)
         self._future = future_steps
+        self.levels = tuple(levels)
         self.train_windows_per_epoch: list[int] = []
         self.val_windows = 0
 
@@ -179,18 +185,25 @@ class FakeForecaster:
         seen = sum(self.train_windows_per_epoch)
         return FitResult(epochs=2, steps=seen, windows_seen=seen, wall_s=0.5, best_val_loss=0.0)
 
-    def predict(self, x: FloatArray) -> FloatArray:
+    def predict(self, x: FloatArray) -> Prediction:
         last = x[:, -1, self._targets]  # [n, T]
-        return np.repeat(last[:, None, :], self._future, axis=1)  # [n, future, T]
+        point = np.repeat(last[:, None, :], self._future, axis=1)  # [n, future, T]
+        if not self.levels:
+            return Prediction(point)
+        # a band of +-1 scaled unit per 0.4 of level away from the median
+        offsets = (np.asarray(self.levels, dtype=np.float32) - 0.5) / 0.4
+        return Prediction(point, self.levels, point[..., None] + offsets)
 
     def to_bytes(self) -> bytes:
-        return json.dumps({"targets": self._targets, "future": self._future}).encode()
+        return json.dumps(
+            {"targets": self._targets, "future": self._future, "levels": self.levels}
+        ).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "") -> "FakeForecaster":
         try:
             raw = json.loads(data)
-            return cls(raw["targets"], raw["future"])
+            return cls(raw["targets"], raw["future"], raw.get("levels", ()))
         except (ValueError, KeyError, TypeError) as e:  # as the real loader: ArtifactCorrupt
             raise ArtifactCorrupt(f"{origin}: not a model ({e})") from None
 

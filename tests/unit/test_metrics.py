@@ -1,9 +1,15 @@
 import numpy as np
 import pytest
 
-from thunder.domain.metrics import ErrorAccumulator, infer_season, naive_scale, seasonal_naive
+from thunder.domain.metrics import (
+    CoverageAccumulator,
+    ErrorAccumulator,
+    infer_season,
+    naive_scale,
+    seasonal_naive,
+)
 from thunder.domain.splitting import plan_split
-from thunder.domain.values import Chunk, WindowSpec
+from thunder.domain.values import Chunk, WindowSpec, level_name
 
 
 def test_smape_and_mase_by_hand() -> None:
@@ -38,3 +44,18 @@ def test_the_naive_scale_uses_train_rows_of_each_series_across_chunks() -> None:
 @pytest.mark.parametrize(("step", "season"), [(3600, 24), (86400, 7), (60, None), (None, None)])
 def test_the_season_follows_the_sampling_step(step: float | None, season: int | None) -> None:
     assert infer_season(step) == season
+
+
+def test_coverage_counts_actuals_below_each_level_and_inside_each_central_band() -> None:
+    acc = CoverageAccumulator(["y"], (0.1, 0.5, 0.9))
+    # one window, 4 steps, band [-1, 1] around 0 at every step
+    quantiles = np.tile(np.array([-1.0, 0.0, 1.0], dtype=np.float32), (1, 4, 1, 1))
+    actual = np.array([-2.0, -0.5, 0.5, 1.0], dtype=np.float32).reshape(1, 4, 1)
+    acc.add(quantiles, actual)
+    assert acc.result() == {
+        "y": {"q10": 0.25, "q50": 0.5, "q90": 1.0, "q10_q90": 0.75},
+    }
+
+
+def test_level_names_are_percentages() -> None:
+    assert [level_name(a) for a in (0.1, 0.5, 0.975, 0.025)] == ["q10", "q50", "q97.5", "q2.5"]

@@ -85,3 +85,24 @@ def test_history_matrix_is_float32() -> None:
 
     m = history_matrix(records(3), ["meantemp", "humidity"], 2)
     assert m.dtype == np.float32 and m.tolist() == [[11.0, 50.0], [12.0, 50.0]]
+
+
+def test_a_quantile_model_adds_a_column_per_level_around_the_point_forecast(
+    container: Container,
+) -> None:
+    from dependency_injector import providers
+
+    from tests.unit.fakes import FakeForecaster
+
+    container.forecaster.override(providers.Factory(FakeForecaster, (0,), 3, (0.1, 0.5, 0.9)))
+    report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    shares = report["coverage"]["meantemp"]
+    assert set(shares) == {"q10", "q50", "q90", "q10_q90"}
+    assert shares["q10"] <= shares["q50"] <= shares["q90"]
+    assert shares["q10_q90"] == pytest.approx(shares["q90"] - shares["q10"], abs=1e-9)
+    rows = container.predictor()(records(10))
+    first = rows[0].values
+    assert list(first) == ["meantemp", "meantemp_q10", "meantemp_q50", "meantemp_q90"]
+    assert (
+        first["meantemp_q10"] < first["meantemp"] == first["meantemp_q50"] < first["meantemp_q90"]
+    )

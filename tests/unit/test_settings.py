@@ -58,6 +58,8 @@ def _bad(tmp_path: Path, change: Any) -> dict[str, Any]:
         (lambda c: c.pop("model_path"), "model_path"),
         (lambda c: c["preprocessing_config"].update(target_variables=[]), "target_variables"),
         (lambda c: c["model_config"].update(block_pattern="mx"), "block_pattern"),
+        (lambda c: c["model_config"].update(quantiles=[0.1, 1.5]), "model_config.quantiles"),
+        (lambda c: c["model_config"].update(quantiles=[]), "model_config.quantiles"),
     ],
 )
 def test_bad_config_is_one_error_naming_the_field(tmp_path: Path, change: Any, field: str) -> None:
@@ -85,3 +87,9 @@ def test_inputs_are_targets_then_extra_features(tmp_path: Path) -> None:
     cols = load_settings(write(tmp_path, cfg)).columns(None)
     assert cols.inputs == ("meantemp", "humidity")
     assert cols.scaled == ("meantemp", "humidity")
+
+
+def test_quantile_levels_are_sorted_deduplicated_and_include_the_median(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    cfg["model_config"]["quantiles"] = [0.9, 0.1, 0.9]
+    assert load_settings(write(tmp_path, cfg)).network.quantiles == [0.1, 0.5, 0.9]

@@ -4,6 +4,7 @@ import torch
 
 from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+from thunder.adapters.lightning.module import pinball_loss
 from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
 from thunder.domain.errors import ArtifactCorrupt
 
@@ -92,7 +93,7 @@ def test_forward_and_gradients_are_finite_on_long_and_large_inputs(pattern: str)
     net = XLSTMForecaster(config(block_pattern=pattern, past_steps=512))
     x = torch.randn(4, 512, 2) * 1e3
     y = net(x)
-    assert y.shape == (4, 4, 1)
+    assert y.shape == (4, 4, 1, 1)
     assert torch.isfinite(y).all()
     y.pow(2).mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
@@ -112,7 +113,7 @@ def test_tiny_overfit_on_64_windows() -> None:
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(300):
         opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(net(x), y)
+        loss = torch.nn.functional.mse_loss(net(x)[..., 0], y)
         loss.backward()
         opt.step()
     assert loss.item() < 0.02
@@ -122,7 +123,7 @@ def test_checkpoint_round_trip_gives_identical_predictions() -> None:
     f = LightningForecaster(config(), TrainingOptions())
     x = np.random.default_rng(0).normal(size=(5, 16, 2)).astype(np.float32)
     loaded = LightningForecaster.from_bytes(f.to_bytes())
-    np.testing.assert_array_equal(loaded.predict(x), f.predict(x))
+    np.testing.assert_array_equal(loaded.predict(x).point, f.predict(x).point)
 
 
 @pytest.mark.parametrize("blob", [b"", b"not a checkpoint", b"PK\x03\x04truncated"])
@@ -139,4 +140,51 @@ def test_traced_inference_equals_the_eager_network_for_any_batch(pattern: str) -
         x = np.random.default_rng(n).normal(size=(n, 10, 2)).astype(np.float32)
         with torch.no_grad():
             eager = forecaster._module.net.eval()(torch.from_numpy(x)).numpy()
-        np.testing.assert_allclose(forecaster.predict(x), eager, atol=1e-5)
+        np.testing.assert_allclose(forecaster.predict(x).point, eager[..., 0], atol=1e-5)
+
+
+def test_pinball_loss_is_minimised_by_the_quantiles_of_the_data() -> None:
+    y = torch.from_numpy(np.random.default_rng(0).normal(size=4000).astype(np.float32))
+    levels = torch.tensor([0.1, 0.5, 0.9])
+    pred = torch.zeros(1, 3, requires_grad=True)
+    opt = torch.optim.Adam([pred], lr=0.05)
+    for _ in range(400):
+        opt.zero_grad()
+        pinball_loss(pred.expand(4000, 3), y, levels).backward()
+        opt.step()
+    expected = torch.quantile(y, levels)
+    torch.testing.assert_close(pred.detach()[0], expected, atol=0.05, rtol=0)
+
+
+def test_a_quantile_model_forecasts_sorted_levels_with_the_median_as_point() -> None:
+    cfg = config(quantiles=(0.1, 0.5, 0.9))
+    forecaster = LightningForecaster(cfg, TrainingOptions())
+    x = np.random.default_rng(3).normal(size=(6, 16, 2)).astype(np.float32)
+    pred = forecaster.predict(x)
+    assert pred.levels == (0.1, 0.5, 0.9)
+    assert pred.quantiles is not None and pred.quantiles.shape == (6, 4, 1, 3)
+    assert (np.diff(pred.quantiles, axis=-1) >= 0).all()
+    np.testing.assert_array_equal(pred.point, pred.quantiles[..., 1])
+    loaded = LightningForecaster.from_bytes(forecaster.to_bytes())
+    assert loaded.predict(x).levels == (0.1, 0.5, 0.9)
+
+
+def test_a_quantile_model_learns_a_band_that_covers_the_noise() -> None:
+    """y = x_last + N(0, 1): trained with pinball loss, [q10, q90] must cover about 80 %."""
+    torch.manual_seed(0)
+    levels = (0.1, 0.5, 0.9)
+    cfg = config(target_inputs=None, quantiles=levels, future_steps=1, past_steps=4, num_layers=1)
+    net = XLSTMForecaster(cfg)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2048, 4, 2, generator=gen)
+    y = x[:, -1:, :1] + torch.randn(2048, 1, 1, generator=gen)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for step in range(150):
+        batch = slice((step * 256) % 2048, (step * 256) % 2048 + 256)
+        opt.zero_grad()
+        pinball_loss(net(x[batch]), y[batch], torch.tensor(levels)).backward()
+        opt.step()
+    with torch.no_grad():
+        q = net.eval()(x).sort(dim=-1).values  # [n, 1, 1, 3]
+    inside = ((q[..., 0] <= y) & (y <= q[..., 2])).float().mean().item()
+    assert 0.7 < inside < 0.9, inside

@@ -11,7 +11,7 @@ from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactCorrupt, InvalidHistory
 from thunder.domain.history import Record, future_timestamps, history_matrix
 from thunder.domain.ports import ArtifactStore, Forecaster, Preprocessor
-from thunder.domain.values import ForecastRow, ModelCard
+from thunder.domain.values import ForecastRow, ModelCard, Prediction, level_name
 
 ForecasterLoader = Callable[[bytes, str], Forecaster]
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
@@ -50,21 +50,28 @@ class Forecast:
                     f"series {i}: {e.message}", field=f"series[{i}].{e.field}"
                 ) from None
         x = self._preprocessor.transform(np.stack(histories), cols.inputs)  # [N, past, inputs]
-        y = self._forecaster.predict(x)  # [N, future, targets], scaled
-        y = self._preprocessor.inverse_transform(y, cols.targets)
-        return [self._rows(records, y[i]) for i, records in enumerate(series)]
+        pred = self._forecaster.predict(x).map(
+            lambda y: self._preprocessor.inverse_transform(y, cols.targets)
+        )  # in the data's own units
+        return [self._rows(records, pred, i) for i, records in enumerate(series)]
 
-    def _rows(self, records: Sequence[Record], y: np.ndarray) -> list[ForecastRow]:
+    def _rows(self, records: Sequence[Record], pred: Prediction, i: int) -> list[ForecastRow]:
+        """Rows of series i: each target, then `<target>_q10`, ... for a quantile model."""
         cols, window = self.card.columns, self.card.window
         stamps = future_timestamps(records, cols.time, window.future_steps)
-        return [
-            ForecastRow(
-                step=k + 1,
-                values={t: float(y[k, j]) for j, t in enumerate(cols.targets)},
-                timestamp=stamps[k] if stamps else None,
-            )
-            for k in range(window.future_steps)
-        ]
+        point = pred.point[i].tolist()  # [future][targets]
+        bands = pred.quantiles[i].tolist() if pred.quantiles is not None else None
+        names = [level_name(a) for a in pred.levels]
+        rows = []
+        for k in range(window.future_steps):
+            values = dict(zip(cols.targets, point[k], strict=True))
+            if bands is not None:
+                for j, t in enumerate(cols.targets):
+                    values.update(
+                        (f"{t}_{name}", v) for name, v in zip(names, bands[k][j], strict=True)
+                    )
+            rows.append(ForecastRow(k + 1, values, stamps[k] if stamps else None))
+        return rows
 
 
 class LoadModel:

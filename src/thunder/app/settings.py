@@ -10,7 +10,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     JsonConfigSettingsSource,
@@ -58,6 +66,23 @@ class ModelConfig(_Strict):
     dropout: float = Field(0.2, ge=0, lt=1)
     num_attention_heads: int = Field(4, ge=1)
     block_pattern: str = Field("ms", pattern=r"^[ms]+$", description="m = mLSTM, s = sLSTM")
+    quantiles: list[float] | None = Field(
+        None,
+        min_length=1,
+        max_length=99,
+        description="quantile levels in (0, 1) to forecast with pinball loss, e.g. [0.1, 0.9]; "
+        "the median (0.5) is always added and is the point forecast",
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels(cls, levels: list[float] | None) -> list[float] | None:
+        if levels is None:
+            return None
+        outside = [q for q in levels if not 0 < q < 1]
+        if outside:
+            raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {outside}")
+        return sorted({round(q, 6) for q in levels} | {0.5})
 
 
 class SplitConfig(_Strict):

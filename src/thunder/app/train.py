@@ -14,7 +14,13 @@ import numpy as np
 from thunder.app.settings import Settings
 from thunder.domain.checking import RowChecker
 from thunder.domain.errors import MissingColumn
-from thunder.domain.metrics import ErrorAccumulator, infer_season, naive_scale, seasonal_naive
+from thunder.domain.metrics import (
+    CoverageAccumulator,
+    ErrorAccumulator,
+    infer_season,
+    naive_scale,
+    seasonal_naive,
+)
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
@@ -96,13 +102,18 @@ class TrainFromChunks:
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
         seasonal_err, scaled_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
+        coverage: CoverageAccumulator | None = None
         pre = prep.preprocessor
         for wb in windows("test", stride):
-            forecast = forecaster.predict(wb.x)
-            scaled_err.add(forecast, wb.y)
+            pred = forecaster.predict(wb.x)
+            scaled_err.add(pred.point, wb.y)
+            pred = pred.map(lambda y: pre.inverse_transform(y, cols.targets))
             actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
             history = pre.inverse_transform(wb.history, cols.targets)  # [n, past, T]
-            model_err.add(pre.inverse_transform(forecast, cols.targets), actual)
+            model_err.add(pred.point, actual)
+            if pred.quantiles is not None:
+                coverage = coverage or CoverageAccumulator(cols.targets, pred.levels)
+                coverage.add(pred.quantiles, actual)
             naive_err.add(seasonal_naive(history, window.future_steps, 1), actual)
             if season:
                 seasonal_err.add(seasonal_naive(history, window.future_steps, season), actual)
@@ -138,6 +149,7 @@ class TrainFromChunks:
                 "loss_scaled": _mse(scaled_err),
                 **_stats(model_err, prep.naive_mae),
             },
+            **({"coverage": coverage.result()} if coverage else {}),
             "baselines": baselines,
             "season_length": season,
         }
@@ -145,7 +157,7 @@ class TrainFromChunks:
             columns=cols,
             window=window,
             config=self._settings.model_dump(mode="json", by_alias=True),
-            metrics={"test": report["test"], "baselines": report["baselines"]},
+            metrics={k: report[k] for k in ("test", "baselines", "coverage") if k in report},
             data=report["data"],
             versions=_versions(),
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from thunder.domain.series import positioned
-from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan
+from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan, level_name
 
 
 class ErrorAccumulator:
@@ -47,6 +47,45 @@ class ErrorAccumulator:
                 smape=float(100 * self._smape[i] / n),
                 mase=mae / denom if denom else None,
             )
+        return out
+
+
+class CoverageAccumulator:
+    """How often the actuals fall at or below each forecast quantile, and inside each central
+    interval [q_a, q_1-a], per target: a calibrated model gives a and 1 - 2a."""
+
+    def __init__(self, targets: Sequence[str], levels: Sequence[float]) -> None:
+        self._targets = tuple(targets)
+        self._levels = tuple(levels)
+        # central intervals: (lower index, upper index) for each level a < 0.5 whose 1 - a exists
+        self._pairs = [
+            (i, self._levels.index(round(1 - a, 6)))
+            for i, a in enumerate(self._levels)
+            if a < 0.5 and round(1 - a, 6) in self._levels
+        ]
+        self._below = np.zeros((len(targets), len(levels)))
+        self._inside = np.zeros((len(targets), len(self._pairs)))
+        self._count = 0
+
+    def add(self, quantiles: FloatArray, actual: FloatArray) -> None:
+        """quantiles: [n, future, targets, levels]; actual: [n, future, targets]."""
+        below = actual[..., None] <= quantiles  # [n, future, targets, levels]
+        self._below += below.sum(axis=(0, 1))
+        for k, (lo, hi) in enumerate(self._pairs):
+            inside = (quantiles[..., lo] <= actual) & (actual <= quantiles[..., hi])
+            self._inside[:, k] += inside.sum(axis=(0, 1))
+        self._count += actual.shape[0] * actual.shape[1]
+
+    def result(self) -> dict[str, dict[str, float]]:
+        """{target: {'q10': share at or below q10, ..., 'q10_q90': share inside [q10, q90]}}."""
+        n = max(self._count, 1)
+        out: dict[str, dict[str, float]] = {}
+        for t, target in enumerate(self._targets):
+            row = {level_name(a): float(self._below[t, i] / n) for i, a in enumerate(self._levels)}
+            for k, (lo, hi) in enumerate(self._pairs):
+                name = f"{level_name(self._levels[lo])}_{level_name(self._levels[hi])}"
+                row[name] = float(self._inside[t, k] / n)
+            out[target] = row
         return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from thunder.domain.values import Chunk, FitResult, FloatArray, WindowBatch
+from thunder.domain.values import Chunk, FitResult, FloatArray, Prediction, WindowBatch
 
 # A stream of window batches that restarts on every iter(): each epoch reads the data again.
 WindowStream = Iterable[WindowBatch]
@@ -96,7 +96,8 @@ class Preprocessor(Protocol):
 
 
 class Forecaster(Protocol):
-    """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets]."""
+    """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets],
+    with quantile forecasts too when the model was trained for them."""
 
     def fit(
         self,
@@ -112,7 +113,7 @@ class Forecaster(Protocol):
         `resume` continues from the last one (NothingToResume when there is none)."""
         ...
 
-    def predict(self, x: FloatArray) -> FloatArray: ...
+    def predict(self, x: FloatArray) -> Prediction: ...
 
     def to_bytes(self) -> bytes: ...
 

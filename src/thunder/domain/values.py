@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +134,32 @@ class ErrorStats:
         if self.mase is not None:
             out["mase"] = self.mase
         return out
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Forecasts for n windows: the point forecast and, from a quantile model, each level's.
+
+    point: [n, future, targets] (the median for a quantile model); quantiles: [n, future,
+    targets, len(levels)], non-decreasing along the last axis; levels ascending in (0, 1).
+    """
+
+    point: FloatArray
+    levels: tuple[float, ...] = ()
+    quantiles: FloatArray | None = None
+
+    def map(self, f: Callable[[FloatArray], FloatArray]) -> Prediction:
+        """The same forecasts through a monotone per-target map f: [..., targets] -> [...,
+        targets] (e.g. undoing the scaling), applied to the point and every level."""
+        if self.quantiles is None:
+            return Prediction(f(self.point))
+        q = np.moveaxis(self.quantiles, -1, 0)  # [Q, n, future, targets]
+        return Prediction(f(self.point), self.levels, np.moveaxis(f(q), 0, -1))
+
+
+def level_name(level: float) -> str:
+    """0.1 -> 'q10', 0.975 -> 'q97.5': the suffix of a quantile's column (`meantemp_q10`)."""
+    return f"q{round(level * 100, 6):g}"
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,9 @@ def format_summary(report: dict[str, Any]) -> str:
             f"{target:<14}{m['mae']:>9.4f}{m['rmse']:>9.4f}{m['smape']:>8.2f}{mase}"
             f"{stats['mae']:>11.4f}{snaive}{ratio:>11.3f}"
         )
+    for target, shares in report.get("coverage", {}).items():
+        parts = ", ".join(f"{name} {share:.1%}" for name, share in shares.items())
+        lines.append(f"coverage of {target} (share of actuals at or below / inside): {parts}")
     arts = report.get("artifacts", {})
     if arts:
         lines.append(

@@ -29,7 +29,7 @@ from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
 from thunder.domain.errors import ArtifactCorrupt, NothingToResume
 from thunder.domain.ports import WindowStream
-from thunder.domain.values import FitResult, FloatArray
+from thunder.domain.values import FitResult, FloatArray, Prediction
 
 FORMAT = "thunder.xlstm.v1"
 PREDICT_BATCH = 1024
@@ -163,7 +163,7 @@ class LightningForecaster:
             log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
         )
 
-    def predict(self, x: FloatArray) -> FloatArray:
+    def predict(self, x: FloatArray) -> Prediction:
         """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
         matrices for a whole chunk of windows at once would cost gigabytes."""
         inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
@@ -173,7 +173,14 @@ class LightningForecaster:
                 net(inputs[i : i + PREDICT_BATCH])
                 for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
             ]
-        return torch.cat(parts).numpy()
+        out = torch.cat(parts).numpy()  # [n, future, T, Q]
+        levels = self._network.quantiles
+        if not levels:
+            return Prediction(out[..., 0])
+        # separately trained levels can cross; sorting them is the monotone rearrangement
+        # (Chernozhukov et al. 2010), which never makes the pinball loss worse
+        q = np.sort(out, axis=-1)
+        return Prediction(q[..., levels.index(0.5)], levels, q)
 
     def _inference_net(self, window: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
         """The network traced with TorchScript, once per trained model: a single window runs
@@ -198,10 +205,7 @@ class LightningForecaster:
             ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
             if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
                 raise ValueError("unknown format")
-            raw = dict(ckpt["network"])
-            if raw.get("target_inputs") is not None:
-                raw["target_inputs"] = tuple(raw["target_inputs"])
-            forecaster = cls(NetworkConfig(**raw), TrainingOptions())
+            forecaster = cls(NetworkConfig.from_dict(ckpt["network"]), TrainingOptions())
             forecaster._module.load_state_dict(ckpt["state_dict"])
         except Exception as e:  # torch raises many kinds on a truncated or foreign file
             raise ArtifactCorrupt(

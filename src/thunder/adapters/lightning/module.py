@@ -11,7 +11,18 @@ from torch import Tensor
 from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
 
 
+def pinball_loss(pred: Tensor, y: Tensor, levels: Tensor) -> Tensor:
+    """Mean quantile (pinball) loss: pred [..., Q] at `levels` [Q], y [...] the actuals.
+
+    rho_a(e) = max(a e, (a - 1) e) with e = y - pred is minimised by the a-quantile of y.
+    """
+    e = y[..., None] - pred  # [..., Q]
+    return torch.maximum(levels * e, (levels - 1) * e).mean()
+
+
 class ForecastModule(pl.LightningModule):
+    levels: Tensor  # quantile levels [Q] as a buffer, so it follows the module to its device
+
     def __init__(
         self,
         network: dict[str, Any],
@@ -22,10 +33,9 @@ class ForecastModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        cfg = dict(network)
-        if cfg.get("target_inputs") is not None:
-            cfg["target_inputs"] = tuple(cfg["target_inputs"])
-        self.net = XLSTMForecaster(NetworkConfig(**cfg))
+        self.net = XLSTMForecaster(NetworkConfig.from_dict(network))
+        levels = self.net.cfg.quantiles
+        self.register_buffer("levels", torch.tensor(levels or (0.5,)), persistent=False)
         self.learning_rate = learning_rate
         self.lr_schedule = lr_schedule
         self.warmup_steps = warmup_steps
@@ -37,7 +47,10 @@ class ForecastModule(pl.LightningModule):
 
     def _loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
         x, y = batch  # [B, past, F], [B, future, T]
-        return F.mse_loss(self(x), y)
+        out = self(x)  # [B, future, T, Q]
+        if not self.net.cfg.quantiles:
+            return F.mse_loss(out[..., 0], y)
+        return pinball_loss(out, y, self.levels)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self._loss(batch)
