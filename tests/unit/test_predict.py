@@ -1,4 +1,5 @@
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource
 from thunder.app.container import Container
-from thunder.domain.errors import ArtifactNotFound, InvalidHistory
+from thunder.domain.errors import ArtifactNotFound, InvalidHistory, MissingColumn
 from thunder.domain.history import future_timestamps
 
 
@@ -106,3 +107,44 @@ def test_a_quantile_model_adds_a_column_per_level_around_the_point_forecast(
     assert (
         first["meantemp_q10"] < first["meantemp"] == first["meantemp_q50"] < first["meantemp_q90"]
     )
+
+
+def test_calendar_features_train_from_the_time_column_and_serve_from_the_records(
+    container: Container, tmp_path: Path
+) -> None:
+    from tests.conftest import small_config
+    from tests.unit.conftest import settings_from
+
+    cfg = small_config(tmp_path)
+    cfg["model_config"].update(future_steps=3, num_features=3)
+    cfg["preprocessing_config"]["split_config"].update(past_steps=8, future_steps=3)
+    cfg["preprocessing_config"]["calendar_features"] = ["day_of_week"]
+    container.settings.override(settings_from(tmp_path, cfg))
+    day = 86_400 * 10**9
+    source = FakeChunkSource(climate_like(200), chunk_size=64, times=[i * day for i in range(200)])
+    container.train_from_chunks()(source)
+    card = container.predictor().card
+    assert card.columns.inputs == ("meantemp", "day_of_week_sin", "day_of_week_cos")
+    rows = container.predictor()(records(10))
+    assert rows[0].values["meantemp"] == pytest.approx(19.0, abs=1e-4)
+    bad = records(10)
+    bad[4] = {**bad[4], "date": "someday"}
+    with pytest.raises(InvalidHistory, match="row 4, column 'date'"):
+        container.predictor()(bad)
+
+
+def test_calendar_features_without_a_time_column_stop_the_run(
+    container: Container, tmp_path: Path
+) -> None:
+    from tests.conftest import small_config
+    from tests.unit.conftest import settings_from
+
+    cfg = small_config(tmp_path)
+    cfg["model_config"].update(future_steps=3, num_features=3)
+    cfg["preprocessing_config"]["split_config"].update(past_steps=8, future_steps=3)
+    cfg["preprocessing_config"]["calendar_features"] = ["hour"]
+    container.settings.override(settings_from(tmp_path, cfg))
+    with pytest.raises(MissingColumn, match="calendar_features need a time column"):
+        container.train_from_chunks()(
+            FakeChunkSource(climate_like(200), chunk_size=64, time_column=None)
+        )

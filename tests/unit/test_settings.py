@@ -60,6 +60,14 @@ def _bad(tmp_path: Path, change: Any) -> dict[str, Any]:
         (lambda c: c["model_config"].update(block_pattern="mx"), "block_pattern"),
         (lambda c: c["model_config"].update(quantiles=[0.1, 1.5]), "model_config.quantiles"),
         (lambda c: c["model_config"].update(quantiles=[]), "model_config.quantiles"),
+        (
+            lambda c: c["preprocessing_config"].update(calendar_features=["hour"]),
+            "(3: meantemp, hour_sin, hour_cos)",
+        ),
+        (
+            lambda c: c["preprocessing_config"].update(calendar_features=["weekday"]),
+            "calendar_features",
+        ),
     ],
 )
 def test_bad_config_is_one_error_naming_the_field(tmp_path: Path, change: Any, field: str) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactCorrupt, InvalidHistory
-from thunder.domain.history import Record, future_timestamps, history_matrix
+from thunder.domain.history import Record, future_timestamps, model_inputs
 from thunder.domain.ports import ArtifactStore, Forecaster, Preprocessor
 from thunder.domain.values import ForecastRow, ModelCard, Prediction, level_name
 
@@ -42,7 +42,7 @@ class Forecast:
         histories = []
         for i, records in enumerate(series):
             try:
-                histories.append(history_matrix(records, cols.inputs, window.past_steps))
+                histories.append(model_inputs(records, cols, window.past_steps))
             except InvalidHistory as e:
                 if len(series) == 1:
                     raise

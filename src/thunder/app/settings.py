@@ -103,6 +103,11 @@ class PreprocessingConfig(_Strict):
     time_column: str | None = None
     id_column: str | None = Field(None, description="series id column of a long-format file")
     missing: Literal["error", "ffill", "drop"] = "error"
+    calendar_features: list[Literal["hour", "day_of_week", "day_of_year", "month"]] = Field(
+        [],
+        description="inputs derived from the time column, each as a sin/cos pair "
+        "(<name>_sin, <name>_cos); count them in model_config.num_features",
+    )
     season_length: int | None = Field(
         None,
         ge=1,
@@ -169,6 +174,12 @@ class Settings(BaseSettings):
             )
         if len(set(pre.target_variables)) != len(pre.target_variables):
             raise ValueError("preprocessing_config.target_variables has duplicates")
+        clash = set(self.columns(None).derived) & {*pre.numerical_features, *pre.target_variables}
+        if clash:
+            raise ValueError(
+                f"preprocessing_config: {', '.join(sorted(clash))} is the name of a calendar "
+                f"feature column; rename that column in the file"
+            )
         if pre.id_column is not None and pre.id_column in (*inputs, *pre.target_variables):
             raise ValueError(
                 f"preprocessing_config.id_column ('{pre.id_column}') names a series, so it cannot "
@@ -205,7 +216,9 @@ class Settings(BaseSettings):
         time = pre.time_column
         if time is None and header is not None:
             time = next((c for c in TIME_COLUMN_GUESSES if c in header), None)
-        return Columns(inputs=inputs, targets=targets, time=time)
+        calendar = tuple(dict.fromkeys(pre.calendar_features))
+        cols = Columns(inputs=inputs, targets=targets, time=time, calendar=calendar)
+        return Columns(inputs + cols.derived, targets, time, calendar)
 
     def card_path(self) -> str:
         return str(Path(self.model_path).with_suffix(".card.json"))

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from thunder.app.settings import Settings
+from thunder.app.settings import TIME_COLUMN_GUESSES, Settings
+from thunder.domain.calendar import calendar_values
 from thunder.domain.checking import RowChecker
 from thunder.domain.errors import MissingColumn
 from thunder.domain.metrics import (
@@ -196,10 +197,17 @@ class TrainFromChunks:
                     f"the header has {', '.join(map(repr, header))}",
                     field=f"preprocessing_config.{name}",
                 )
-        checker = RowChecker(source.name, cols.scaled, cfg.missing, cols.time)
+        if cols.calendar and cols.time is None:
+            raise MissingColumn(
+                f"{source.name}: calendar_features need a time column, and the header has none "
+                f"of {', '.join(TIME_COLUMN_GUESSES)}; set preprocessing_config.time_column",
+                field="preprocessing_config.time_column",
+            )
+        checker = RowChecker(source.name, cols.read, cfg.missing, cols.time)
 
         def rows() -> Iterator[Chunk]:
-            return checker(source.chunks(cols.scaled, time=cols.time, series=cfg.id_column))
+            checked = checker(source.chunks(cols.read, time=cols.time, series=cfg.id_column))
+            return with_calendar(checked, cols.calendar) if cols.calendar else checked
 
         fingerprint = source.fingerprint()
         table: Table | None = None
@@ -245,6 +253,15 @@ class TrainFromChunks:
         for chunk in prep.table.chunks():
             values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
             yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
+
+
+def with_calendar(chunks: Iterable[Chunk], features: Sequence[str]) -> Iterator[Chunk]:
+    """Append the calendar features' sin/cos columns, computed from each row's timestamp."""
+    for chunk in chunks:
+        assert chunk.time is not None  # asked for with the time column, which is checked above
+        extra = calendar_values(chunk.time, features)
+        values = np.concatenate([chunk.values, extra], axis=1)
+        yield Chunk(chunk.start, values, chunk.series, chunk.time, chunk.names)
 
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:

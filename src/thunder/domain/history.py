@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
+from thunder.domain.calendar import calendar_values, parse_times
 from thunder.domain.errors import InvalidHistory
-from thunder.domain.values import FloatArray
+from thunder.domain.values import Columns, FloatArray
 
 Record = Mapping[str, object]
 
@@ -42,6 +43,19 @@ def history_matrix(records: Sequence[Record], columns: Sequence[str], rows: int)
                 )
             out[r, c] = value
     return out
+
+
+def model_inputs(records: Sequence[Record], cols: Columns, rows: int) -> FloatArray:
+    """The model's inputs over the last `rows` records, [rows, len(cols.inputs)]: the file's
+    columns as sent, then the calendar features computed from the time column."""
+    derived = cols.derived
+    x = history_matrix(records, cols.inputs[: len(cols.inputs) - len(derived)], rows)
+    if not derived:
+        return x
+    assert cols.time is not None  # a model with calendar features was trained with one
+    first = len(records) - rows
+    times = parse_times([r.get(cols.time) for r in records[first:]], cols.time, first)
+    return np.concatenate([x, calendar_values(times, cols.calendar)], axis=1)
 
 
 def future_timestamps(

@@ -29,17 +29,29 @@ class WindowSpec:
 class Columns:
     """Which CSV columns feed the model and which it forecasts.
 
-    `inputs` is the model's feature order; `targets` the order of the forecast's last axis.
-    `scaled` is every numeric column the preprocessor sees (inputs and targets, no duplicates).
+    `inputs` is the model's feature order: file columns, then the calendar features' sin/cos
+    columns (`derived`, computed from `time`); `targets` the order of the forecast's last axis.
+    `scaled` is every column the preprocessor sees (inputs and targets, no duplicates) and
+    `read` the part of it that comes from the file.
     """
 
     inputs: tuple[str, ...]
     targets: tuple[str, ...]
     time: str | None = None
+    calendar: tuple[str, ...] = ()  # calendar feature names ("hour", "day_of_week", ...)
 
     @property
     def scaled(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(self.inputs + self.targets))
+        return self.read + self.derived  # the order of a chunk's values once calendar is added
+
+    @property
+    def derived(self) -> tuple[str, ...]:
+        return tuple(f"{f}_{part}" for f in self.calendar for part in ("sin", "cos"))
+
+    @property
+    def read(self) -> tuple[str, ...]:
+        derived = set(self.derived)
+        return tuple(dict.fromkeys(c for c in self.inputs + self.targets if c not in derived))
 
 
 @dataclass(frozen=True)
@@ -187,6 +199,7 @@ class ModelCard:
                 "inputs": list(self.columns.inputs),
                 "targets": list(self.columns.targets),
                 "time": self.columns.time,
+                "calendar": list(self.columns.calendar),
             },
             "window": {
                 "past_steps": self.window.past_steps,
@@ -205,7 +218,10 @@ class ModelCard:
         window = raw["window"]
         return cls(
             columns=Columns(
-                inputs=tuple(cols["inputs"]), targets=tuple(cols["targets"]), time=cols["time"]
+                inputs=tuple(cols["inputs"]),
+                targets=tuple(cols["targets"]),
+                time=cols["time"],
+                calendar=tuple(cols.get("calendar", ())),
             ),
             window=WindowSpec(int(window["past_steps"]), int(window["future_steps"])),
             config=raw.get("config", {}),
