@@ -99,3 +99,24 @@ def test_resume_continues_an_interrupted_run_from_its_last_epoch(
     assert (fit.epochs, fit.steps) == (3, 12)  # epoch 1 from the checkpoint, epochs 2-3 now
     assert fit.windows_seen == 2 * 64
     assert not (tmp_path / "r").exists()  # a finished run leaves no checkpoints behind
+
+
+def test_find_lr_trains_with_the_range_tests_suggestion_reproducibly() -> None:
+    options = TrainingOptions(epochs=3, batch_size=16, find_lr=True, learning_rate=123.0)
+    fits = [
+        LightningForecaster(NET, options).fit(windows(512, 0), windows(32, 1), train_windows=512)
+        for _ in range(2)
+    ]
+    assert fits[0].lr_found
+    assert fits[0].learning_rate is not None and 1e-6 <= fits[0].learning_rate <= 1.0
+    assert fits[0].learning_rate == fits[1].learning_rate
+    assert fits[0].best_val_loss == fits[1].best_val_loss
+    # the range test's 100 steps are not counted as training
+    assert fits[0].steps == 3 * 32
+
+
+def test_a_progress_bar_run_trains_the_same() -> None:
+    options = TrainingOptions(epochs=1, batch_size=16)
+    quiet = LightningForecaster(NET, options).fit(windows(64, 0), [], train_windows=64)
+    shown = LightningForecaster(NET, TrainingOptions(epochs=1, batch_size=16, progress=True))
+    assert shown.fit(windows(64, 0), [], train_windows=64).steps == quiet.steps

@@ -43,7 +43,7 @@ def network_config(settings: Settings) -> NetworkConfig:
     )
 
 
-def training_options(settings: Settings, progress: bool) -> TrainingOptions:
+def training_options(settings: Settings, progress: bool, find_lr: bool) -> TrainingOptions:
     t = settings.training_config
     return TrainingOptions(
         epochs=t.epochs,
@@ -63,6 +63,7 @@ def training_options(settings: Settings, progress: bool) -> TrainingOptions:
         gradient_clip_val=t.gradient_clip_val,
         log_dir=str(settings.log_dir()),
         checkpoint_dir=str(settings.checkpoint_dir()),
+        find_lr=find_lr,
     )
 
 
@@ -83,6 +84,7 @@ def _row_cache(settings: Settings, chunk_rows: int) -> RowCache | None:
 class Container(containers.DeclarativeContainer):
     settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
     progress: providers.Object[bool] = providers.Object(False)
+    find_lr: providers.Object[bool] = providers.Object(False)  # chunk --find-lr
     chunk_rows: providers.Object[int] = providers.Object(10_000)  # `chunk --size`
 
     chunk_source: providers.Provider[ChunkSource] = providers.Factory(
@@ -99,7 +101,7 @@ class Container(containers.DeclarativeContainer):
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         LightningForecaster,
         network=providers.Callable(network_config, settings),
-        options=providers.Callable(training_options, settings, progress),
+        options=providers.Callable(training_options, settings, progress, find_lr),
     )
 
     train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(

@@ -143,6 +143,8 @@ class TrainFromChunks:
                 "wall_s": round(fit.wall_s, 3),
                 "windows_per_s": round(fit.windows_seen / fit.wall_s, 1) if fit.wall_s else 0.0,
                 "best_val_loss": fit.best_val_loss,
+                "learning_rate": fit.learning_rate or self._settings.network.learning_rate,
+                "lr_found": fit.lr_found,
                 "log_dir": fit.log_dir,
             },
             "test": {

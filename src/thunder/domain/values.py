@@ -130,6 +130,8 @@ class FitResult:
     wall_s: float
     best_val_loss: float | None
     log_dir: str | None = None  # where the per-step metrics were written, if anywhere
+    learning_rate: float | None = None  # the rate trained with
+    lr_found: bool = False  # True when a learning-rate range test chose it
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,12 @@ def cli() -> None:
     is_flag=True,
     help="Continue an interrupted run (same data and config) from its last epoch checkpoint.",
 )
+@click.option(
+    "--find-lr",
+    is_flag=True,
+    help="Run Lightning's learning-rate range test first (100 steps) and train with its "
+    "suggestion instead of model_config.learning_rate.",
+)
 @click.pass_context
 def chunk(
     ctx: click.Context,
@@ -94,10 +100,12 @@ def chunk(
     config: str | None,
     report_path: str | None,
     resume: bool,
+    find_lr: bool,
 ) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = _container(ctx, config)
     container.progress.override(sys.stderr.isatty())
+    container.find_lr.override(find_lr)
     container.chunk_rows.override(size)
     source = container.chunk_source(path=input_path)
     report = container.train_from_chunks()(source, resume=resume)
@@ -170,7 +178,8 @@ def format_summary(report: dict[str, Any]) -> str:
         f"data: {data['rows']} rows (train {data['train_rows']}, val {data['val_rows']}, "
         f"test {data['test_rows']})",
         f"train: {train['epochs']} epoch(s), {train['steps']} steps, {train['wall_s']:.1f} s, "
-        f"{train['windows_per_s']:.0f} windows/s",
+        f"{train['windows_per_s']:.0f} windows/s, learning rate {train['learning_rate']:.3g}"
+        + (" (found by --find-lr)" if train.get("lr_found") else ""),
         f"test: {test['windows']} windows; baselines on the same windows: naive = last value"
         + (f", seasonal = the last {season} rows repeated" if season else ""),
         f"{'target':<14}{'MAE':>9}{'RMSE':>9}{'sMAPE%':>8}{'MASE':>7}{'naive MAE':>11}"

@@ -10,6 +10,7 @@ import io
 import logging
 import math
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -20,8 +21,9 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.tuner.tuning import Tuner
 from torch.utils.data import DataLoader
 
 from thunder.adapters.lightning.data import WindowBatches
@@ -54,6 +56,7 @@ class TrainingOptions:
     gradient_clip_val: float | None = None
     log_dir: str | None = None  # CSV metrics (and TensorBoard when installed) go here
     checkpoint_dir: str | None = None  # per-run folders of epoch checkpoints, for --resume
+    find_lr: bool = False  # run the learning-rate range test first and train with its pick
 
 
 class KeepBestWeights(pl.Callback):
@@ -132,6 +135,10 @@ class LightningForecaster:
         )
         val_loader = self._loader(val)
         start = time.perf_counter()
+        found = opts.find_lr and not resume  # a resumed run keeps the rate it started with
+        if found:
+            self._find_lr(train_data)
+            pl.seed_everything(opts.seed, workers=True, verbose=False)
         with _quiet_lightning():
             trainer = self._trainer(
                 callbacks=callbacks, max_epochs=opts.epochs, loggers=self._loggers()
@@ -161,7 +168,25 @@ class LightningForecaster:
             wall_s=wall,
             best_val_loss=best.best,
             log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
+            learning_rate=self._module.learning_rate,
+            lr_found=found,
         )
+
+    def _find_lr(self, train_data: WindowBatches) -> None:
+        """Lightning's range test: 100 steps with the rate rising exponentially from 1e-6 to 1,
+        then the rate at the steepest fall of the smoothed loss. The weights are restored after;
+        the module keeps the suggestion as its learning_rate (unchanged when there is none)."""
+        # the finder parks the initial weights in a checkpoint file: keep it out of the cwd
+        with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="thunder-lr-") as tmp:
+            trainer = self._trainer(callbacks=[], max_epochs=10_000, root_dir=tmp)
+            Tuner(trainer).lr_find(
+                self._module,
+                train_dataloaders=DataLoader(train_data, batch_size=None),
+                min_lr=1e-6,
+                max_lr=1.0,
+                num_training=100,
+                attr_name="learning_rate",
+            )
 
     def predict(self, x: FloatArray) -> Prediction:
         """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
@@ -230,9 +255,15 @@ class LightningForecaster:
         return loggers
 
     def _trainer(
-        self, callbacks: list[pl.Callback], max_epochs: int, loggers: list[Logger] | None = None
+        self,
+        callbacks: list[pl.Callback],
+        max_epochs: int,
+        loggers: list[Logger] | None = None,
+        root_dir: str | None = None,
     ) -> pl.Trainer:
         opts = self._options
+        if opts.progress:
+            callbacks = [*callbacks, RichProgressBar(leave=True)]
         return pl.Trainer(
             max_epochs=max_epochs,
             max_steps=opts.max_steps if opts.max_steps is not None else -1,
@@ -247,6 +278,7 @@ class LightningForecaster:
             enable_model_summary=False,
             enable_progress_bar=opts.progress,
             num_sanity_val_steps=0,
+            default_root_dir=root_dir,
         )
 
     def _loader(self, stream: WindowStream) -> DataLoader[Any]:
@@ -269,6 +301,8 @@ def _quiet_lightning() -> Iterator[None]:
             warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
             # no validation windows: the plateau schedule has nothing to follow, by design
             warnings.filterwarnings("ignore", message=".*ReduceLROnPlateau conditioned on metric.*")
+            # the learning-rate range test runs on train batches alone, by design
+            warnings.filterwarnings("ignore", message=".*but have no `val_dataloader`.*")
             yield
     finally:
         for name, level in levels.items():
