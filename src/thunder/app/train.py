@@ -3,7 +3,7 @@
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import TIME_COLUMN_GUESSES, Settings
-from thunder.domain.calendar import calendar_values
+from thunder.domain.calendar import with_calendar
 from thunder.domain.checking import RowChecker
 from thunder.domain.errors import MissingColumn
 from thunder.domain.metrics import (
@@ -255,15 +255,6 @@ class TrainFromChunks:
         for chunk in prep.table.chunks():
             values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
             yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
-
-
-def with_calendar(chunks: Iterable[Chunk], features: Sequence[str]) -> Iterator[Chunk]:
-    """Append the calendar features' sin/cos columns, computed from each row's timestamp."""
-    for chunk in chunks:
-        assert chunk.time is not None  # asked for with the time column, which is checked above
-        extra = calendar_values(chunk.time, features)
-        values = np.concatenate([chunk.values, extra], axis=1)
-        yield Chunk(chunk.start, values, chunk.series, chunk.time, chunk.names)
 
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:

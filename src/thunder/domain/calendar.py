@@ -5,12 +5,12 @@ which a raw hour or day number does not. The same functions serve training (time
 by the chunk reader) and serving (timestamps as the client wrote them), so both see one encoding.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from thunder.domain.errors import InvalidHistory
-from thunder.domain.values import FloatArray, IndexArray
+from thunder.domain.values import Chunk, FloatArray, IndexArray
 
 _NS_PER_S = 1_000_000_000
 _S_PER_DAY = 86_400
@@ -57,6 +57,15 @@ def calendar_values(times: IndexArray, features: Sequence[str]) -> FloatArray:
         out[:, 2 * k] = np.sin(angle)
         out[:, 2 * k + 1] = np.cos(angle)
     return out
+
+
+def with_calendar(chunks: Iterable[Chunk], features: Sequence[str]) -> Iterator[Chunk]:
+    """Append the calendar features' sin/cos columns, computed from each row's timestamp."""
+    for chunk in chunks:
+        assert chunk.time is not None  # the caller asks the source for the time column
+        extra = calendar_values(chunk.time, features)
+        values = np.concatenate([chunk.values, extra], axis=1)
+        yield Chunk(chunk.start, values, chunk.series, chunk.time, chunk.names)
 
 
 def parse_times(values: Sequence[object], column: str, first_row: int) -> IndexArray:
