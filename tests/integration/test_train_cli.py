@@ -19,7 +19,12 @@ def test_training_on_the_demo_data_writes_three_artifacts_and_a_report(trained: 
     assert Path(cfg["preprocessor_path"]).exists()
     card = json.loads(model.with_suffix(".card.json").read_text())
     assert card["data"]["rows"] == 1462
-    assert card["columns"] == {"inputs": ["meantemp"], "targets": ["meantemp"], "time": "date"}
+    assert card["columns"] == {
+        "inputs": ["meantemp"],
+        "targets": ["meantemp"],
+        "time": "date",
+        "calendar": [],
+    }
     assert card["versions"]["torch"].startswith("2.13")
 
 
