@@ -9,7 +9,7 @@ import httpx
 
 from benchmarks.harness import stop, wait_http
 from tests.conftest import ROOT, small_config
-from tests.integration.conftest import Workspace, start_serve, thunder
+from tests.integration.conftest import Workspace, start_serve, train_demo
 
 
 def test_intervals_calendar_inputs_and_the_lr_finder_from_training_to_serving(
@@ -20,19 +20,7 @@ def test_intervals_calendar_inputs_and_the_lr_finder_from_training_to_serving(
     cfg["preprocessing_config"]["calendar_features"] = ["day_of_week", "day_of_year"]
     config = tmp_path / "config.json"
     config.write_text(json.dumps(cfg))
-    done = thunder(
-        "chunk",
-        "--input",
-        str(ROOT / "examples" / "climate-data.csv"),
-        "--size",
-        "500",
-        "--config",
-        str(config),
-        "--report",
-        "run.json",
-        "--find-lr",
-        cwd=tmp_path,
-    )
+    done = train_demo(config, "--report", "run.json", "--find-lr", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "(found by --find-lr)" in done.stdout
     assert "coverage of meantemp" in done.stdout

@@ -109,17 +109,22 @@ def test_a_quantile_model_adds_a_column_per_level_around_the_point_forecast(
     )
 
 
-def test_calendar_features_train_from_the_time_column_and_serve_from_the_records(
-    container: Container, tmp_path: Path
-) -> None:
+def with_calendar(container: Container, tmp_path: Path, feature: str) -> None:
+    """The fixture's settings (past 8, future 3) plus one calendar feature: 3 inputs."""
     from tests.conftest import small_config
     from tests.unit.conftest import settings_from
 
     cfg = small_config(tmp_path)
     cfg["model_config"].update(future_steps=3, num_features=3)
     cfg["preprocessing_config"]["split_config"].update(past_steps=8, future_steps=3)
-    cfg["preprocessing_config"]["calendar_features"] = ["day_of_week"]
+    cfg["preprocessing_config"]["calendar_features"] = [feature]
     container.settings.override(settings_from(tmp_path, cfg))
+
+
+def test_calendar_features_train_from_the_time_column_and_serve_from_the_records(
+    container: Container, tmp_path: Path
+) -> None:
+    with_calendar(container, tmp_path, "day_of_week")
     day = 86_400 * 10**9
     source = FakeChunkSource(climate_like(200), chunk_size=64, times=[i * day for i in range(200)])
     container.train_from_chunks()(source)
@@ -136,14 +141,7 @@ def test_calendar_features_train_from_the_time_column_and_serve_from_the_records
 def test_calendar_features_without_a_time_column_stop_the_run(
     container: Container, tmp_path: Path
 ) -> None:
-    from tests.conftest import small_config
-    from tests.unit.conftest import settings_from
-
-    cfg = small_config(tmp_path)
-    cfg["model_config"].update(future_steps=3, num_features=3)
-    cfg["preprocessing_config"]["split_config"].update(past_steps=8, future_steps=3)
-    cfg["preprocessing_config"]["calendar_features"] = ["hour"]
-    container.settings.override(settings_from(tmp_path, cfg))
+    with_calendar(container, tmp_path, "hour")
     with pytest.raises(MissingColumn, match="calendar_features need a time column"):
         container.train_from_chunks()(
             FakeChunkSource(climate_like(200), chunk_size=64, time_column=None)
