@@ -135,9 +135,9 @@ class LightningForecaster:
         )
         val_loader = self._loader(val)
         start = time.perf_counter()
-        found = opts.find_lr and not resume  # a resumed run keeps the rate it started with
-        if found:
-            self._find_lr(train_data)
+        found = False
+        if opts.find_lr and not resume:  # a resumed run keeps the rate it started with
+            found = self._find_lr(train_data)
             pl.seed_everything(opts.seed, workers=True, verbose=False)
         with _quiet_lightning():
             trainer = self._trainer(
@@ -172,14 +172,15 @@ class LightningForecaster:
             lr_found=found,
         )
 
-    def _find_lr(self, train_data: WindowBatches) -> None:
+    def _find_lr(self, train_data: WindowBatches) -> bool:
         """Lightning's range test: 100 steps with the rate rising exponentially from 1e-6 to 1,
         then the rate at the steepest fall of the smoothed loss. The weights are restored after;
-        the module keeps the suggestion as its learning_rate (unchanged when there is none)."""
+        the module keeps the suggestion as its learning_rate. False when the test gave none
+        (e.g. a loss that never fell): the configured rate stays."""
         # the finder parks the initial weights in a checkpoint file: keep it out of the cwd
         with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="thunder-lr-") as tmp:
             trainer = self._trainer(callbacks=[], max_epochs=10_000, root_dir=tmp)
-            Tuner(trainer).lr_find(
+            finder = Tuner(trainer).lr_find(
                 self._module,
                 train_dataloaders=DataLoader(train_data, batch_size=None),
                 min_lr=1e-6,
@@ -187,6 +188,7 @@ class LightningForecaster:
                 num_training=100,
                 attr_name="learning_rate",
             )
+        return finder is not None and finder.suggestion() is not None
 
     def predict(self, x: FloatArray) -> Prediction:
         """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
