@@ -167,8 +167,9 @@ class Prediction:
         targets] (e.g. undoing the scaling), applied to the point and every level."""
         if self.quantiles is None:
             return Prediction(f(self.point))
-        q = np.moveaxis(self.quantiles, -1, 0)  # [Q, n, future, targets]
-        return Prediction(f(self.point), self.levels, np.moveaxis(f(q), 0, -1))
+        q = np.moveaxis(f(np.moveaxis(self.quantiles, -1, 0)), 0, -1)  # f over [Q, n, future, T]
+        # the point is the median level: take it from the mapped levels, not map it again
+        return Prediction(q[..., self.levels.index(0.5)], self.levels, q)
 
 
 def level_name(level: float) -> str:
