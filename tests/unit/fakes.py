@@ -8,7 +8,7 @@ import numpy as np
 from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
 from thunder.domain.ports import WindowStream
 from thunder.domain.table import RowCounter
-from thunder.domain.values import Chunk, FitResult, FloatArray, Prediction
+from thunder.domain.values import ArtifactSet, Chunk, FitResult, FloatArray, Prediction
 
 
 class FakeChunkSource:
@@ -209,18 +209,22 @@ class FakeForecaster:
 
 
 class InMemoryArtifactStore:
+    """Versions in a list; `files` is the current one's (tests may edit it to corrupt it)."""
+
     def __init__(self, fail_on_commit: bool = False) -> None:
         self.files: dict[str, bytes] = {}
         self.fail_on_commit = fail_on_commit
         self.commits = 0
 
-    def read(self, path: str) -> bytes:
-        if path not in self.files:
-            raise ArtifactNotFound(f"{path}: no such artifact")
-        return self.files[path]
+    def load(self, paths: Sequence[str]) -> ArtifactSet:
+        missing = [p for p in paths if p not in self.files]
+        if missing:
+            raise ArtifactNotFound(f"{missing[0]}: no such artifact")
+        return ArtifactSet(f"v{self.commits}", {p: self.files[p] for p in paths})
 
-    def write_all(self, files: Mapping[str, bytes]) -> None:
+    def publish(self, files: Mapping[str, bytes]) -> str:
         if self.fail_on_commit:
             raise ArtifactError("disk full (simulated)")
-        self.files.update(files)
+        self.files = dict(files)
         self.commits += 1
+        return f"v{self.commits}"

@@ -1,4 +1,7 @@
+import hashlib
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,29 +13,92 @@ from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
 from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound
 
 
-def test_store_writes_all_files_and_creates_directories(tmp_path: Path) -> None:
-    store = FilesystemArtifactStore()
-    files = {str(tmp_path / "m" / "model.pth"): b"weights", str(tmp_path / "p" / "pre.pkl"): b"{}"}
-    store.write_all(files)
-    assert {p: store.read(p) for p in files} == files
-    assert not [f for f in tmp_path.rglob("*.tmp")], "no staged file is left behind"
+def _files(root: Path, tag: bytes) -> dict[str, bytes]:
+    return {
+        str(root / "model.pt"): b"weights " + tag,
+        str(root / "sub" / "preprocessor.json"): b"{} " + tag,
+    }
 
 
-def test_a_failed_write_leaves_the_previous_artifacts_and_no_temp_files(tmp_path: Path) -> None:
-    store = FilesystemArtifactStore()
-    model = str(tmp_path / "model.pth")
-    store.write_all({model: b"old"})
+def test_a_published_version_loads_through_current_and_the_configured_paths(
+    tmp_path: Path,
+) -> None:
+    store = FilesystemArtifactStore(tmp_path)
+    files = _files(tmp_path, b"1")
+    version = store.publish(files)
+    loaded = store.load(list(files))
+    assert loaded.version == version
+    assert loaded.files == files
+    # model_path and preprocessor_path are symlinks through `current`: plain reads still work
+    assert {p: Path(p).read_bytes() for p in files} == files
+    assert os.readlink(tmp_path / "current") == f"versions/{version}"
+    manifest = json.loads((tmp_path / "versions" / version / "manifest.json").read_text())
+    assert manifest["files"]["model.pt"]["sha256"] == hashlib.sha256(b"weights 1").hexdigest()
+    assert not [p for p in tmp_path.rglob(".*") if ".staging" in p.name or p.suffix == ".link"]
+
+
+def test_a_new_version_flips_current_and_old_ones_are_pruned(tmp_path: Path) -> None:
+    store = FilesystemArtifactStore(tmp_path, keep=2)
+    versions = [store.publish(_files(tmp_path, str(i).encode())) for i in range(4)]
+    assert len(set(versions)) == 4
+    assert versions == sorted(versions), "ids sort in publishing order"
+    assert store.load(list(_files(tmp_path, b""))).files == _files(tmp_path, b"3")
+    assert sorted(os.listdir(tmp_path / "versions")) == versions[2:]
+
+
+def test_unversioned_artifacts_still_load_and_are_replaced_by_links(tmp_path: Path) -> None:
+    files = _files(tmp_path, b"old")
+    for path, data in files.items():
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(data)
+    store = FilesystemArtifactStore(tmp_path)
+    assert store.load(list(files)).version == "unversioned"
+    store.publish(_files(tmp_path, b"new"))
+    assert all(Path(p).is_symlink() for p in files)
+    assert store.load(list(files)).files == _files(tmp_path, b"new")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda f: f.write_bytes(f.read_bytes()[:-1]),  # truncated
+        lambda f: f.write_bytes(f.read_bytes().replace(b"1", b"2")),  # same size, other bytes
+        lambda f: f.unlink(),
+    ],
+)
+def test_a_tampered_or_truncated_file_is_refused_naming_it(
+    tmp_path: Path, damage: Callable[[Path], object]
+) -> None:
+    store = FilesystemArtifactStore(tmp_path)
+    files = _files(tmp_path, b"1")
+    version = store.publish(files)
+    damage(tmp_path / "versions" / version / "model.pt")
+    with pytest.raises(ArtifactError, match=r"model\.pt"):
+        store.load(list(files))
+
+
+def test_a_failed_publish_keeps_the_current_version_and_leaves_no_staging(tmp_path: Path) -> None:
+    store = FilesystemArtifactStore(tmp_path)
+    files = _files(tmp_path, b"1")
+    store.publish(files)
     blocker = tmp_path / "file"
-    blocker.write_text("x")  # a file where a directory must go: the second write cannot stage
+    blocker.write_text("x")  # a file where a directory must go: the new links cannot be made
     with pytest.raises(ArtifactError):
-        store.write_all({model: b"new", str(blocker / "sub" / "pre.pkl"): b"{}"})
-    assert store.read(model) == b"old"
-    assert sorted(os.listdir(tmp_path)) == ["file", "model.pth"]
+        store.publish({**_files(tmp_path, b"2"), str(blocker / "card.json"): b"{}"})
+    assert store.load(list(files)).files == files
+    assert len(os.listdir(tmp_path / "versions")) == 1, "nothing staged or half-published is left"
+
+
+def test_two_artifacts_with_one_file_name_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match="distinct file names"):
+        FilesystemArtifactStore(tmp_path).publish(
+            {str(tmp_path / "a" / "m.pt"): b"1", str(tmp_path / "b" / "m.pt"): b"2"}
+        )
 
 
 def test_reading_a_missing_artifact_names_it(tmp_path: Path) -> None:
     with pytest.raises(ArtifactNotFound, match=r"nope\.pth"):
-        FilesystemArtifactStore().read(str(tmp_path / "nope.pth"))
+        FilesystemArtifactStore(tmp_path).load([str(tmp_path / "nope.pth")])
 
 
 def test_partial_fit_over_chunks_equals_one_batch_fit() -> None:

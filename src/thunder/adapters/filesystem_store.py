@@ -1,56 +1,227 @@
-"""ArtifactStore on the local filesystem: stage every file, fsync, then os.replace each one.
+"""ArtifactStore on the local filesystem: one directory per trained version, a `current` pointer.
 
-A failure before the renames leaves every previous artifact untouched and removes the staged
-files; os.replace is atomic per file on POSIX, so a reader sees either the old file or the new.
+    <root>/versions/20261123T193300123456Z-8f3a2c1d/   model.pt, preprocessor.json, ...,
+                                                     manifest.json (sha256 and size of each)
+    <root>/current -> versions/20261123T193300123456Z-8f3a2c1d      (a relative symlink)
+    <model_path>   -> current/model.pt   (and the same for every configured path)
+
+A version is staged in a hidden directory, fsynced, and renamed into `versions/` whole; only
+then does `current` flip, by renaming a new symlink over it. Both renames are atomic on POSIX,
+so a process killed at any moment leaves `current` on a complete version: the previous one
+until the flip, the new one after it. Readers resolve `current` once and check every file
+against the manifest, so they never mix two versions or serve a truncated or edited file.
+The configured paths are symlinks through `current`, so tools that open model_path directly
+see the current version too. `root` is the directory of model_path.
 """
 
 import contextlib
+import hashlib
+import json
 import os
+import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from thunder.domain.errors import ArtifactError, ArtifactNotFound
+from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound
+from thunder.domain.values import ArtifactSet
+
+MANIFEST = "manifest.json"
+FORMAT = "thunder.manifest.v1"
+UNVERSIONED = "unversioned"
 
 
 class FilesystemArtifactStore:
-    def read(self, path: str) -> bytes:
+    def __init__(self, root: str | Path, keep: int = 5) -> None:
+        self.root = Path(root)
+        self.keep = max(1, keep)  # versions kept, the current one always among them
+
+    @property
+    def versions(self) -> Path:
+        return self.root / "versions"
+
+    @property
+    def current(self) -> Path:
+        return self.root / "current"
+
+    def publish(self, files: Mapping[str, bytes]) -> str:
+        names = _names(files)
         try:
-            return Path(path).read_bytes()
+            self.versions.mkdir(parents=True, exist_ok=True)
+            self._sweep_staging()
+            version = self._stage_and_rename(files, names)
+            links = {
+                Path(path): os.path.relpath(self.current / name, Path(path).parent)
+                for path, name in names.items()
+            }
+            # links go in before the flip, so a failure leaves the previous version current;
+            # plain files from before versioning are replaced only after it
+            legacy = {link for link in links if link.is_file() and not link.is_symlink()}
+            try:
+                for link in links.keys() - legacy:
+                    _replace_with_symlink(link, links[link])
+                _replace_with_symlink(self.current, f"versions/{version}")
+            except BaseException:
+                shutil.rmtree(self.versions / version, ignore_errors=True)
+                raise
+            _fsync_dir(self.root)
+            for link in legacy:
+                _replace_with_symlink(link, links[link])
+            self._prune(version)
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            raise ArtifactError(f"cannot write artifact{where}: {e.strerror}") from None
+        return version
+
+    def load(self, paths: Sequence[str]) -> ArtifactSet:
+        try:
+            target = os.readlink(self.current)
         except FileNotFoundError:
-            raise ArtifactNotFound(f"{path}: no such artifact (train a model first)") from None
-        except OSError as e:
-            raise ArtifactError(f"{path}: cannot read ({e.strerror})") from None
+            return _load_unversioned(paths)
+        except OSError:
+            raise ArtifactCorrupt(f"{self.current}: not a symlink to a version") from None
+        vdir = self.root / target
+        manifest = _manifest(_read(vdir / MANIFEST))
+        files = {}
+        for path in paths:
+            name = Path(path).name
+            entry = manifest["files"].get(name)
+            if entry is None:
+                raise ArtifactCorrupt(f"{vdir}: its {MANIFEST} lists no '{name}'")
+            data = _read(vdir / name)
+            if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+                raise ArtifactCorrupt(
+                    f"{vdir / name}: does not match its checksum in {MANIFEST} (truncated or "
+                    "changed after training); restore it or train again"
+                )
+            files[path] = data
+        return ArtifactSet(version=str(manifest["version"]), files=files)
 
-    def write_all(self, files: Mapping[str, bytes]) -> None:
-        staged: list[tuple[str, Path]] = []
+    def _stage_and_rename(self, files: Mapping[str, bytes], names: Mapping[str, str]) -> str:
+        stage = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.versions))
         try:
+            entries = {}
             for path, data in files.items():
-                staged.append((self._stage(Path(path), data), Path(path)))
-            for tmp, final in staged:
-                os.replace(tmp, final)
-            for directory in {final.parent for _, final in staged}:
-                _fsync_dir(directory)
-        except OSError as e:
-            raise ArtifactError(f"cannot write artifact {e.filename or ''}: {e.strerror}") from None
-        finally:
-            for tmp, _ in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-
-    def _stage(self, final: Path, data: bytes) -> str:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600; keep the usual mode
-                os.fsync(f.fileno())
+                _write(stage / names[path], data)
+                entries[names[path]] = {
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "bytes": len(data),
+                }
+            now = datetime.now(UTC)
+            digest = hashlib.sha256(json.dumps(entries, sort_keys=True).encode()).hexdigest()
+            version = f"{now:%Y%m%dT%H%M%S%fZ}-{digest[:8]}"
+            manifest = {
+                "format": FORMAT,
+                "version": version,
+                "created_at": now.isoformat(timespec="seconds"),
+                "files": entries,
+            }
+            # the manifest goes last: a version directory with one is complete
+            _write(stage / MANIFEST, json.dumps(manifest, indent=2).encode())
+            os.chmod(stage, 0o777 & ~_umask())  # mkdtemp makes 0700; readers may be other users
+            _fsync_dir(stage)
+            os.rename(stage, self.versions / version)
+            _fsync_dir(self.versions)
         except BaseException:
-            os.unlink(tmp)
+            shutil.rmtree(stage, ignore_errors=True)
             raise
-        return tmp
+        return version
+
+    def _sweep_staging(self) -> None:
+        """What processes that died mid-write left (SIGKILL, power loss): staged directories
+        and not yet renamed symlinks, both named with the writer's pid."""
+        for d in self.versions.glob(".staging-*"):
+            pid = d.name.split("-")[1]
+            if pid.isdigit() and not _alive(int(pid)):
+                shutil.rmtree(d, ignore_errors=True)
+        for link in self.root.glob(".*.link"):
+            pid = link.name.rsplit(".", 2)[-2]
+            if pid.isdigit() and not _alive(int(pid)):
+                link.unlink(missing_ok=True)
+
+    def _prune(self, current: str) -> None:
+        done = sorted(
+            d.name for d in self.versions.iterdir() if not d.name.startswith(".") and d.is_dir()
+        )
+        for name in done[: max(0, len(done) - self.keep)]:
+            if name != current:
+                shutil.rmtree(self.versions / name, ignore_errors=True)
+
+
+def _names(files: Mapping[str, bytes]) -> dict[str, str]:
+    """File names inside a version directory: each path's base name, which must be unique."""
+    names = {path: Path(path).name for path in files}
+    seen: dict[str, str] = {}
+    for path, name in names.items():
+        if name in seen or name == MANIFEST:
+            raise ArtifactError(
+                f"{path}: artifacts need distinct file names (clashes with {seen.get(name, name)})"
+            )
+        seen[name] = path
+    return names
+
+
+def _load_unversioned(paths: Sequence[str]) -> ArtifactSet:
+    """Artifacts written before versioning (plain files at the configured paths), no checksums."""
+    return ArtifactSet(version=UNVERSIONED, files={path: _read(Path(path)) for path in paths})
+
+
+def _manifest(data: bytes) -> dict[str, Any]:
+    try:
+        raw = json.loads(data)
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            raise ValueError("unknown format")
+        if not isinstance(raw.get("files"), dict):
+            raise ValueError("no file list")
+        return raw
+    except ValueError as e:
+        raise ArtifactCorrupt(f"{MANIFEST}: not a thunder manifest ({e})") from None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactNotFound(f"{path}: no such artifact (train a model first)") from None
+    except OSError as e:
+        raise ArtifactError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _replace_with_symlink(link: Path, target: str) -> None:
+    """Point `link` at `target` atomically: a new symlink renamed over the old entry."""
+    with contextlib.suppress(OSError):
+        if os.readlink(link) == target:
+            return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.parent / f".{link.name}.{os.getpid()}.link"
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _umask() -> int:

@@ -96,7 +96,11 @@ class Container(containers.DeclarativeContainer):
     row_cache: providers.Provider[RowCache | None] = providers.Factory(
         _row_cache, settings, chunk_rows
     )
-    artifact_store: providers.Provider[ArtifactStore] = providers.Singleton(FilesystemArtifactStore)
+    artifact_store: providers.Provider[ArtifactStore] = providers.Singleton(
+        FilesystemArtifactStore,
+        root=providers.Callable(Settings.artifact_dir, settings),
+        keep=settings.provided.keep_versions,
+    )
     preprocessor_factory = providers.Object(_preprocessor)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         LightningForecaster,

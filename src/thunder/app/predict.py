@@ -20,10 +20,17 @@ PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 class Forecast:
     """Forecasts future_steps rows, in the data's own units, from the last past_steps records."""
 
-    def __init__(self, forecaster: Forecaster, preprocessor: Preprocessor, card: ModelCard) -> None:
+    def __init__(
+        self,
+        forecaster: Forecaster,
+        preprocessor: Preprocessor,
+        card: ModelCard,
+        version: str = "",
+    ) -> None:
         self._forecaster = forecaster
         self._preprocessor = preprocessor
         self.card = card
+        self.version = version  # the artifact version it was loaded from
         self.loaded_at = time.time()
         self.warmed_up = False
 
@@ -92,15 +99,16 @@ class LoadModel:
 
     def __call__(self) -> Forecast:
         s = self._settings
-        card = _card(self._store.read(s.card_path()), s.card_path())
-        pre = self._load_preprocessor(self._store.read(s.preprocessor_path), s.preprocessor_path)
+        arts = self._store.load([s.card_path(), s.preprocessor_path, s.model_path])
+        card = _card(arts.files[s.card_path()], s.card_path())
+        pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
             raise ArtifactCorrupt(
                 f"{s.preprocessor_path}: its columns {list(pre.columns)} do not match the model "
                 f"card's {list(card.columns.scaled)}; were they written by different runs?"
             )
-        forecaster = self._load_forecaster(self._store.read(s.model_path), s.model_path)
-        return Forecast(forecaster, pre, card)
+        forecaster = self._load_forecaster(arts.files[s.model_path], s.model_path)
+        return Forecast(forecaster, pre, card, arts.version)
 
 
 def _card(data: bytes, origin: str) -> ModelCard:

@@ -132,6 +132,9 @@ class Settings(BaseSettings):
     training_config: TrainingConfig = Field(default_factory=TrainingConfig)
     preprocessor_path: str
     model_path: str
+    keep_versions: int = Field(
+        5, ge=1, description="trained versions kept beside model_path (the current one included)"
+    )
     # `model_config` is pydantic's own attribute, so the field has another name (see STYLE.md)
     network: ModelConfig = Field(
         validation_alias=AliasChoices("model_config", "network"), serialization_alias="model_config"
@@ -219,6 +222,10 @@ class Settings(BaseSettings):
         calendar = tuple(dict.fromkeys(pre.calendar_features))
         cols = Columns(inputs=inputs, targets=targets, time=time, calendar=calendar)
         return Columns(inputs + cols.derived, targets, time, calendar)
+
+    def artifact_dir(self) -> Path:
+        """Where versions and the `current` pointer live: model_path's directory."""
+        return Path(self.model_path).parent
 
     def card_path(self) -> str:
         return str(Path(self.model_path).with_suffix(".card.json"))

@@ -166,7 +166,7 @@ class TrainFromChunks:
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         s = self._settings
-        self._store.write_all(
+        version = self._store.publish(
             {
                 s.model_path: forecaster.to_bytes(),
                 s.preprocessor_path: prep.preprocessor.to_bytes(),
@@ -174,6 +174,7 @@ class TrainFromChunks:
             }
         )
         report["artifacts"] = {
+            "version": version,
             "model": s.model_path,
             "preprocessor": s.preprocessor_path,
             "card": s.card_path(),

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from thunder.domain.values import Chunk, FitResult, FloatArray, Prediction, WindowBatch
+from thunder.domain.values import (
+    ArtifactSet,
+    Chunk,
+    FitResult,
+    FloatArray,
+    Prediction,
+    WindowBatch,
+)
 
 # A stream of window batches that restarts on every iter(): each epoch reads the data again.
 WindowStream = Iterable[WindowBatch]
@@ -119,8 +126,12 @@ class Forecaster(Protocol):
 
 
 class ArtifactStore(Protocol):
-    """Keeps trained artifacts. `write_all` is all-or-nothing: on any failure nothing changes."""
+    """Keeps trained artifacts as versions, keyed by their configured paths."""
 
-    def read(self, path: str) -> bytes: ...
+    def publish(self, files: Mapping[str, bytes]) -> str:
+        """Store the files as a new version and make it current, all or nothing; its id."""
+        ...
 
-    def write_all(self, files: Mapping[str, bytes]) -> None: ...
+    def load(self, paths: Sequence[str]) -> ArtifactSet:
+        """The current version's files, checked against what was written."""
+        ...

@@ -185,6 +185,14 @@ class ForecastRow:
 
 
 @dataclass(frozen=True)
+class ArtifactSet:
+    """One trained version's files, read together: never a mix of two runs."""
+
+    version: str
+    files: Mapping[str, bytes]  # by configured path
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What a served model is: written beside the weights, returned by `GET /`."""
 

@@ -200,7 +200,8 @@ def format_summary(report: dict[str, Any]) -> str:
     arts = report.get("artifacts", {})
     if arts:
         lines.append(
-            f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
+            f"version {arts['version']}: model: {arts['model']}  "
+            f"preprocessor: {arts['preprocessor']}  card: {arts['card']}"
         )
     return "\n".join(lines)
 
