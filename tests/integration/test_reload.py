@@ -1,7 +1,6 @@
 """Hot reload and shutdown of a real `thunder serve`, under load, with and without nginx."""
 
 import json
-import os
 import re
 import shutil
 import signal
@@ -16,6 +15,7 @@ import pytest
 
 from tests.conftest import ROOT
 from tests.integration.conftest import Workspace, running_nginx, start_serve, stop, wait_http
+from thunder.adapters.filesystem_store import FilesystemArtifactStore
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,14 @@ def own_model(trained: Workspace, tmp_path: Path) -> Workspace:
 
 
 def publish_new_card(work: Workspace, trained_at: str) -> None:
-    """Stand in for a new training run: new artifacts land atomically, as `chunk` writes them."""
-    card_path = Path(json.loads(work.config.read_text())["model_path"]).with_suffix(".card.json")
-    card = json.loads(card_path.read_text())
+    """Stand in for a new training run: a new version published as `chunk` publishes it."""
+    cfg = json.loads(work.config.read_text())
+    card_path = str(Path(cfg["model_path"]).with_suffix(".card.json"))
+    store = FilesystemArtifactStore(Path(cfg["model_path"]).parent)
+    files = dict(store.load([cfg["model_path"], cfg["preprocessor_path"], card_path]).files)
+    card = json.loads(files[card_path])
     card["trained_at"] = trained_at
-    staged = card_path.with_name(card_path.name + ".new")
-    staged.write_text(json.dumps(card))
-    os.replace(staged, card_path)
+    store.publish({**files, card_path: json.dumps(card).encode()})
 
 
 class Load:
