@@ -119,3 +119,27 @@ def test_serve_refuses_a_tampered_model_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1, done.stderr
     assert "model.pth: does not match its checksum in manifest.json" in done.stderr
+
+
+def test_versions_lists_runs_and_rollback_brings_one_back(tmp_path: Path) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(small_config(tmp_path)))
+    for _ in range(2):
+        assert train_demo(config, cwd=tmp_path).returncode == 0
+    listed = thunder("versions", "--config", str(config), cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("  ") and lines[1].startswith("* ")
+    assert "meantemp MAE" in lines[1]
+    first = lines[0].split()[0]
+
+    back = thunder("rollback", first, "--config", str(config), cwd=tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert back.stdout.startswith(f"current: {first}")
+    container = Container(settings=load_settings(str(config)))
+    assert container.load_model()().version == first
+
+    missing = thunder("rollback", "nope", "--config", str(config), cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.count("\n") == 1 and "no such version" in missing.stderr

@@ -129,3 +129,19 @@ def test_preprocessor_round_trips_through_json_and_inverts() -> None:
 def test_a_corrupt_preprocessor_is_refused_without_unpickling(blob: bytes) -> None:
     with pytest.raises(ArtifactCorrupt, match="not a thunder preprocessor"):
         SklearnPreprocessor.from_bytes(blob, "pre.pkl")
+
+
+def test_rollback_makes_a_kept_version_current_after_checking_it(tmp_path: Path) -> None:
+    store = FilesystemArtifactStore(tmp_path)
+    first = store.publish(_files(tmp_path, b"1"))
+    second = store.publish(_files(tmp_path, b"2"))
+    assert (store.history(), store.current_version()) == ([first, second], second)
+    store.activate(first)
+    assert store.current_version() == first
+    assert {p: Path(p).read_bytes() for p in _files(tmp_path, b"")} == _files(tmp_path, b"1")
+    (tmp_path / "versions" / second / "model.pt").write_bytes(b"edited")
+    with pytest.raises(ArtifactCorrupt, match="checksum"):
+        store.activate(second)
+    with pytest.raises(ArtifactNotFound, match="no such version"):
+        store.activate("20200101T000000000000Z-deadbeef")
+    assert store.current_version() == first

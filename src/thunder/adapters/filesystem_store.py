@@ -75,14 +75,14 @@ class FilesystemArtifactStore:
             raise ArtifactError(f"cannot write artifact{where}: {e.strerror}") from None
         return version
 
-    def load(self, paths: Sequence[str]) -> ArtifactSet:
-        try:
-            target = os.readlink(self.current)
-        except FileNotFoundError:
-            return _load_unversioned(paths)
-        except OSError:
-            raise ArtifactCorrupt(f"{self.current}: not a symlink to a version") from None
-        vdir = self.root / target
+    def load(self, paths: Sequence[str], version: str | None = None) -> ArtifactSet:
+        if version is None:
+            version = self.current_version()
+            if version is None:
+                return _load_unversioned(paths)
+        vdir = self.versions / version
+        if not (vdir / MANIFEST).is_file():
+            raise ArtifactNotFound(f"{vdir}: no such version (see `thunder versions`)")
         manifest = _manifest(_read(vdir / MANIFEST))
         files = {}
         for path in paths:
@@ -98,6 +98,39 @@ class FilesystemArtifactStore:
                 )
             files[path] = data
         return ArtifactSet(version=str(manifest["version"]), files=files)
+
+    def current_version(self) -> str | None:
+        """The version `current` points to; None before the first versioned publish."""
+        try:
+            target = os.readlink(self.current)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            raise ArtifactCorrupt(f"{self.current}: not a symlink to a version") from None
+        return Path(target).name
+
+    def history(self) -> list[str]:
+        """Complete versions, oldest first."""
+        if not self.versions.is_dir():
+            return []
+        return sorted(
+            d.name
+            for d in self.versions.iterdir()
+            if not d.name.startswith(".") and (d / MANIFEST).is_file()
+        )
+
+    def activate(self, version: str) -> None:
+        """Make a kept version current again (a rollback); its files are verified first."""
+        vdir = self.versions / version
+        if version not in self.history():
+            raise ArtifactNotFound(f"{vdir}: no such version (see `thunder versions`)")
+        manifest = _manifest(_read(vdir / MANIFEST))
+        self.load([str(vdir / name) for name in manifest["files"]], version)
+        try:
+            _replace_with_symlink(self.current, f"versions/{version}")
+            _fsync_dir(self.root)
+        except OSError as e:
+            raise ArtifactError(f"cannot switch {self.current}: {e.strerror}") from None
 
     def _stage_and_rename(self, files: Mapping[str, bytes], names: Mapping[str, str]) -> str:
         stage = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=self.versions))
@@ -142,9 +175,7 @@ class FilesystemArtifactStore:
                 link.unlink(missing_ok=True)
 
     def _prune(self, current: str) -> None:
-        done = sorted(
-            d.name for d in self.versions.iterdir() if not d.name.startswith(".") and d.is_dir()
-        )
+        done = self.history()
         for name in done[: max(0, len(done) - self.keep)]:
             if name != current:
                 shutil.rmtree(self.versions / name, ignore_errors=True)

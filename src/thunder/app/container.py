@@ -1,19 +1,20 @@
 """The composition root: the one place that picks concrete adapters for the ports."""
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
 from thunder.adapters.binary_cache import BinaryRowCache
 from thunder.adapters.csv_chunks import CsvChunkSource
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
-from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.network import NetworkConfig
-from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
+from thunder.adapters.output_dirs import Output, check_writable
 from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
+from thunder.app.versions import Versions
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
@@ -23,8 +24,14 @@ from thunder.domain.ports import (
     RowCache,
 )
 
+if TYPE_CHECKING:  # at run time these load on first use: see _lightning_forecaster
+    from thunder.adapters.lightning.forecaster import TrainingOptions
+    from thunder.adapters.lightning.network import NetworkConfig
 
-def network_config(settings: Settings) -> NetworkConfig:
+
+def network_config(settings: Settings) -> "NetworkConfig":
+    from thunder.adapters.lightning.network import NetworkConfig
+
     cols = settings.columns(None)
     net, window = settings.network, settings.window
     targets_fed = settings.preprocessing_config.use_target_as_feature
@@ -43,7 +50,9 @@ def network_config(settings: Settings) -> NetworkConfig:
     )
 
 
-def training_options(settings: Settings, progress: bool, find_lr: bool) -> TrainingOptions:
+def training_options(settings: Settings, progress: bool, find_lr: bool) -> "TrainingOptions":
+    from thunder.adapters.lightning.forecaster import TrainingOptions
+
     t = settings.training_config
     return TrainingOptions(
         epochs=t.epochs,
@@ -67,8 +76,42 @@ def training_options(settings: Settings, progress: bool, find_lr: bool) -> Train
     )
 
 
+# torch, Lightning and scikit-learn take seconds to import, so their adapters load only when
+# first used: a bad data file then fails in the check pass before any of them has loaded.
+def _lightning_forecaster(network: "NetworkConfig", options: "TrainingOptions") -> Forecaster:
+    from thunder.adapters.lightning.forecaster import LightningForecaster
+
+    return LightningForecaster(network=network, options=options)
+
+
+def _load_forecaster(data: bytes, origin: str) -> Forecaster:
+    from thunder.adapters.lightning.forecaster import LightningForecaster
+
+    return LightningForecaster.from_bytes(data, origin)
+
+
 def _preprocessor(columns: Sequence[str]) -> Preprocessor:
+    from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
+
     return SklearnPreprocessor(columns)
+
+
+def _load_preprocessor(data: bytes, origin: str) -> Preprocessor:
+    from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
+
+    return SklearnPreprocessor.from_bytes(data, origin)
+
+
+def _outputs(settings: Settings) -> list[Output]:
+    """Every directory a training run writes to, with the setting that places it."""
+    outputs = [
+        ("model_path", Path(settings.model_path).parent),
+        ("preprocessor_path", Path(settings.preprocessor_path).parent),
+        ("training_config.log_dir", settings.log_dir()),
+    ]
+    if settings.preprocessing_config.cache:
+        outputs.append(("preprocessing_config.cache_dir", settings.cache_dir()))
+    return outputs
 
 
 def _load(loader: LoadModel) -> Forecast:
@@ -101,9 +144,11 @@ class Container(containers.DeclarativeContainer):
         root=providers.Callable(Settings.artifact_dir, settings),
         keep=settings.provided.keep_versions,
     )
+    # `chunk` calls it first: an unwritable output fails in a blink, not after the training
+    check_outputs = providers.Callable(check_writable, providers.Callable(_outputs, settings))
     preprocessor_factory = providers.Object(_preprocessor)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
-        LightningForecaster,
+        _lightning_forecaster,
         network=providers.Callable(network_config, settings),
         options=providers.Callable(training_options, settings, progress, find_lr),
     )
@@ -117,14 +162,17 @@ class Container(containers.DeclarativeContainer):
         progress=progress_reporter,
         cache=row_cache,
     )
-    forecaster_loader = providers.Object(LightningForecaster.from_bytes)
-    preprocessor_loader = providers.Object(SklearnPreprocessor.from_bytes)
+    forecaster_loader = providers.Object(_load_forecaster)
+    preprocessor_loader = providers.Object(_load_preprocessor)
     load_model: providers.Provider[LoadModel] = providers.Factory(
         LoadModel,
         settings=settings,
         store=artifact_store,
         forecaster_loader=forecaster_loader,
         preprocessor_loader=preprocessor_loader,
+    )
+    versions: providers.Provider[Versions] = providers.Factory(
+        Versions, settings=settings, store=artifact_store
     )
     # serving loads the artifacts once per process
     predictor: providers.Provider[Forecast] = providers.Singleton(_load, load_model)

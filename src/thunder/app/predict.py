@@ -100,7 +100,7 @@ class LoadModel:
     def __call__(self) -> Forecast:
         s = self._settings
         arts = self._store.load([s.card_path(), s.preprocessor_path, s.model_path])
-        card = _card(arts.files[s.card_path()], s.card_path())
+        card = read_card(arts.files[s.card_path()], s.card_path())
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
             raise ArtifactCorrupt(
@@ -111,7 +111,7 @@ class LoadModel:
         return Forecast(forecaster, pre, card, arts.version)
 
 
-def _card(data: bytes, origin: str) -> ModelCard:
+def read_card(data: bytes, origin: str) -> ModelCard:
     try:
         raw: Any = json.loads(data)
         return ModelCard.from_dict(raw)

@@ -132,6 +132,16 @@ class ArtifactStore(Protocol):
         """Store the files as a new version and make it current, all or nothing; its id."""
         ...
 
-    def load(self, paths: Sequence[str]) -> ArtifactSet:
-        """The current version's files, checked against what was written."""
+    def load(self, paths: Sequence[str], version: str | None = None) -> ArtifactSet:
+        """The files of `version` (default: the current one), checked against what was written."""
+        ...
+
+    def current_version(self) -> str | None: ...
+
+    def history(self) -> list[str]:
+        """Kept versions, oldest first."""
+        ...
+
+    def activate(self, version: str) -> None:
+        """Make a kept version the current one (a rollback)."""
         ...

@@ -44,10 +44,35 @@ class UserError(click.ClickException):
         click.echo(f"thunder: error: {self.message}", err=True)
 
 
+class UsageLine(click.UsageError):
+    """A bad option as one line too (click's own adds the usage and a hint on three more)."""
+
+    def __init__(self, error: click.UsageError) -> None:
+        super().__init__(error.format_message().rstrip("."), error.ctx)
+
+    def show(self, file: Any = None) -> None:
+        where = f" (see '{self.ctx.command_path} --help')" if self.ctx else ""
+        click.echo(f"thunder: error: {self.message}{where}", err=True)
+
+
+def _one_line(e: click.UsageError) -> click.UsageError:
+    if isinstance(e, (UsageLine, click.exceptions.NoArgsIsHelpError)):
+        return e
+    return UsageLine(e)
+
+
 class ThunderGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            raise _one_line(e) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # the subcommand's options are parsed in here
+            raise _one_line(e) from None
         except ThunderError as e:
             raise UserError(e.message) from None
         except KeyboardInterrupt:
@@ -104,6 +129,8 @@ def chunk(
 ) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = _container(ctx, config)
+    report_dir = [("--report", Path(report_path).parent)] if report_path else []
+    container.check_outputs(report_dir)
     container.progress.override(sys.stderr.isatty())
     container.find_lr.override(find_lr)
     container.chunk_rows.override(size)
@@ -117,6 +144,33 @@ def chunk(
         except OSError as e:
             raise UserError(f"{report_path}: cannot write the report ({e.strerror})") from None
         click.echo(f"report: {report_path}")
+
+
+@cli.command()
+@config_option
+@click.pass_context
+def versions(ctx: click.Context, config: str | None) -> None:
+    """List the kept model versions, the current one marked with *."""
+    infos = _container(ctx, config).versions().list()
+    if not infos:
+        raise UserError("no versions yet: train one with `thunder chunk`")
+    for info in infos:
+        maes = "  ".join(
+            f"{target} MAE {m['mae']:.4f}" for target, m in info.test.items() if "mae" in m
+        )
+        mark = "*" if info.current else " "
+        click.echo(f"{mark} {info.version}  trained {info.trained_at}  {maes}".rstrip())
+
+
+@cli.command()
+@click.argument("version")
+@config_option
+@click.pass_context
+def rollback(ctx: click.Context, version: str, config: str | None) -> None:
+    """Make VERSION (from `thunder versions`) current again; running servers pick it up on
+    reload (POST /admin/reload or SIGHUP)."""
+    info = _container(ctx, config).versions().rollback(version)
+    click.echo(f"current: {info.version} (trained {info.trained_at})")
 
 
 @cli.command()
