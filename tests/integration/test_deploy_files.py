@@ -21,6 +21,11 @@ def test_compose_runs_the_api_behind_nginx_with_healthchecks() -> None:
     assert all(v.endswith(":ro") for v in api["volumes"] + nginx["volumes"])
     assert (ROOT / "deploy" / api["build"]["dockerfile"].removeprefix("deploy/")).exists()
     assert "./nginx.conf:/etc/nginx/nginx.conf:ro" in nginx["volumes"]
+    for service in services.values():  # read-only root filesystems, no privilege escalation
+        assert service["read_only"] is True
+        assert "/tmp" in service["tmpfs"]
+        assert "no-new-privileges:true" in service["security_opt"]
+    assert api["cap_drop"] == ["ALL"]
     # nginx starts only once the API has loaded its model and run a warm-up pass
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
 
