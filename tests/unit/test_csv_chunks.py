@@ -45,7 +45,10 @@ def test_demo_file_reads_in_bounded_chunks() -> None:
         ("a,c\n1,2\n", MissingColumn, "missing column(s) 'b'"),
         ("", DataError, "empty"),
         ("a,b\n", DataError, "no data rows"),
-        ("a,b\n1,2\n3,4,5,6\n", MalformedRow, "malformed CSV"),
+        ("a,b\n1,2\n3,4,5,6\n", MalformedRow, "line 3: 4 fields where the header has 2"),
+        ('a,b\n1,2\n3,"4\n', MalformedRow, "row 2: a quoted value is never closed"),
+        ("a,b\n1,2\n3,-1e39\n", NonFiniteValue, "row 2, column 'b': -1e+39 is beyond the float32"),
+        ("a;b\n1;2\n", MissingColumn, "the header looks ';'-separated"),
         (b"a,b\n\xff\xfe,1\n", DataError, "UTF-8"),
     ],
 )
@@ -54,6 +57,12 @@ def test_bad_files_name_row_and_column(tmp_path: Path, text: str, error: type, n
         read_all(csv(tmp_path, text))
     assert needle in err.value.args[0]
     assert "data.csv" in err.value.args[0]
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    path = csv(tmp_path, b"\xef\xbb\xbfa,b\n1,2\n")
+    assert CsvChunkSource(path, 10).header() == ["a", "b"]
+    np.testing.assert_array_equal(read_all(path), [[1.0, 2.0]])
 
 
 def test_a_missing_file_is_a_data_error(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ names the file, the row (1-based, header excluded) and the column.
 
 import csv
 import hashlib
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -18,6 +19,11 @@ import pyarrow.compute as pc
 
 from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
 from thunder.domain.values import Chunk, IndexArray
+
+ENCODING = "utf-8-sig"  # UTF-8, and a byte-order mark (as Excel writes one) is skipped
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 class CsvChunkSource:
@@ -33,7 +39,7 @@ class CsvChunkSource:
 
     def header(self) -> Sequence[str]:
         try:
-            with self._path.open(newline="", encoding="utf-8") as f:
+            with self._path.open(newline="", encoding=ENCODING) as f:
                 row = next(csv.reader(f), None)
         except FileNotFoundError:
             raise DataError(f"{self.name}: no such file") from None
@@ -56,7 +62,7 @@ class CsvChunkSource:
         if missing:
             raise MissingColumn(
                 f"{self.name}: missing column(s) {', '.join(map(repr, missing))}; "
-                f"the header has {', '.join(map(repr, header))}",
+                f"the header has {', '.join(map(repr, header))}{_delimiter_hint(header)}",
                 field=missing[0],
             )
         codes: dict[str, int] = {}
@@ -69,7 +75,7 @@ class CsvChunkSource:
                 index_col=False,
                 chunksize=self._chunk_size,
                 skipinitialspace=True,
-                encoding="utf-8",
+                encoding=ENCODING,
                 dtype={series: str} if series else None,
             )
             with reader:
@@ -85,7 +91,7 @@ class CsvChunkSource:
                     )
                     start += len(frame)
         except pd.errors.ParserError as e:
-            raise MalformedRow(f"{self.name}: malformed CSV: {_first_line(e)}") from None
+            raise MalformedRow(f"{self.name}: {_parser_problem(e)}") from None
         except UnicodeDecodeError:
             raise DataError(f"{self.name}: not a UTF-8 text file") from None
         if start == 0:
@@ -117,6 +123,13 @@ class CsvChunkSource:
             if len(bad):  # an empty cell is NaN and left to the missing-value policy
                 raise NonFiniteValue(
                     f"{self.name}: row {start + bad[0] + 1}, column '{col}' is not finite",
+                    field=col,
+                )
+            bad = np.flatnonzero(np.abs(column) > FLOAT32_MAX)  # rows are kept as float32
+            if len(bad):
+                raise NonFiniteValue(
+                    f"{self.name}: row {start + bad[0] + 1}, column '{col}': {column[bad[0]]:g} "
+                    f"is beyond the float32 range (±{FLOAT32_MAX:.3g})",
                     field=col,
                 )
             parsed.append(column)
@@ -176,6 +189,28 @@ class CsvChunkSource:
             f"date/time",
             field=col,
         )
+
+
+def _delimiter_hint(header: Sequence[str]) -> str:
+    """A ';'- or tab-separated file reads as one column whose name holds all the others."""
+    for sep, name in ((";", "';'"), ("\t", "tab"), ("|", "'|'")):
+        if any(sep in column for column in header):
+            return f" (the header looks {name}-separated; thunder reads comma-separated files)"
+    return ""
+
+
+def _parser_problem(error: Exception) -> str:
+    """pandas' tokenizer message in thunder's words; its 'line' counts every line of the file."""
+    text = str(error)
+    if m := _FIELDS.search(text):
+        expected, line, saw = m.groups()
+        return (
+            f"line {line}: {saw} fields where the header has {expected} "
+            f"(quote a value that contains a comma)"
+        )
+    if m := _OPEN_QUOTE.search(text):
+        return f'row {m.group(1)}: a quoted value is never closed (an unmatched ")'
+    return f"malformed CSV: {_first_line(error)}"
 
 
 def _first_line(error: Exception) -> str:

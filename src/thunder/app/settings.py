@@ -279,6 +279,14 @@ def _loc(error: Any) -> str:
 
 
 def _describe(e: ValidationError) -> str:
+    unknown = [_loc(err) for err in e.errors() if err["type"] == "extra_forbidden"]
+    if len(unknown) > 1:  # name every misspelt key at once, not one per run
+        rest = e.error_count() - len(unknown)
+        more = f" (and {rest} more problem(s))" if rest else ""
+        return (
+            f"unknown keys {', '.join(unknown)} (check the spelling against "
+            f"docs/configuration.md){more}"
+        )
     first = e.errors()[0]
     loc = _loc(first)
     msg = first["msg"].removeprefix("Value error, ")

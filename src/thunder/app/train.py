@@ -14,7 +14,7 @@ import numpy as np
 from thunder.app.settings import TIME_COLUMN_GUESSES, Settings
 from thunder.domain.calendar import with_calendar
 from thunder.domain.checking import RowChecker
-from thunder.domain.errors import MissingColumn
+from thunder.domain.errors import MissingColumn, NotEnoughData
 from thunder.domain.metrics import (
     CoverageAccumulator,
     ErrorAccumulator,
@@ -40,7 +40,7 @@ from thunder.domain.windowing import WindowCutter
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
-CACHE_LAYOUT = "rows-v2"
+CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 VERSIONED = ("thunder", "torch", "pytorch-lightning", "scikit-learn", "numpy", "pandas")
 
 
@@ -226,9 +226,12 @@ class TrainFromChunks:
         check_s = time.perf_counter() - start
 
         split = cfg.split_config
-        plan = plan_split(
-            table.counts, split.train_ratio, split.val_ratio, self._settings.window, table.names
-        )
+        try:
+            plan = plan_split(
+                table.counts, split.train_ratio, split.val_ratio, self._settings.window, table.names
+            )
+        except NotEnoughData as e:  # the domain knows counts, not files: name the file here
+            raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
         start = time.perf_counter()
         pre = self._new_preprocessor(cols.scaled)
         for train_rows in rows_of(

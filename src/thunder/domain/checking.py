@@ -51,7 +51,7 @@ class RowChecker:
         if self._missing == "error":
             row, col = np.argwhere(empty)[0]
             raise NonFiniteValue(
-                f"{self._where(chunk.start + int(row), self._columns[col])} is empty "
+                f"{self._where(chunk.start + int(row), self._columns[col])} is empty or NaN "
                 f'(set preprocessing_config.missing to "ffill" or "drop" to accept gaps)',
                 field=self._columns[col],
             )

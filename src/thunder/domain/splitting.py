@@ -51,7 +51,7 @@ def plan_split(
             what = f"the data has {plan.rows} rows, which leaves the {name} split"
             if not multi and plan.series:
                 part: range = getattr(next(iter(plan.series.values())), name)
-                what += f" (rows {part.start}-{part.stop})"
+                what += f" (rows {part.start + 1}-{part.stop})" if part else " (no rows)"
             elif multi:
                 what = f"the {len(counts)} series leave the {name} split"
             raise NotEnoughData(
