@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +14,14 @@ from benchmarks.harness import free_port, nginx_binary, stop, wait_http
 from tests.conftest import ROOT, small_config
 
 
-def thunder(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run `python -m thunder ARGS` as a user would, in its own process."""
+def thunder(
+    *args: str, cwd: Path, timeout: float = 300, via: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m thunder ARGS` as a user would, in its own process (`via`: a command that
+    runs it, such as setpriv)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("THUNDER_")}
     return subprocess.run(
-        [sys.executable, "-m", "thunder", *args],
+        [*via, sys.executable, "-m", "thunder", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

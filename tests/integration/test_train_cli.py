@@ -1,7 +1,6 @@
 """The real CLI on real files, as a subprocess, as a user runs it."""
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -53,69 +52,6 @@ def test_report_has_metrics_next_to_the_naive_baseline(tmp_path: Path) -> None:
     assert report["train"]["wall_s"] > 0
     assert report["train"]["windows_per_s"] > 0
     assert report["train"]["steps"] == 5  # max_steps from the config
-
-
-def _days(n: int) -> str:
-    """n rows of daily data from 2020-01-01."""
-    return "".join(
-        f"{date.fromordinal(date(2020, 1, 1).toordinal() + i)},{i % 7}\n" for i in range(n)
-    )
-
-
-def _bad(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "bad.csv"
-    path.write_text(text)
-    return path
-
-
-@pytest.mark.parametrize(
-    ("make", "needle"),
-    [
-        (
-            lambda p: _bad(p, "date,meantemp\n2020-01-01,1\n2020-01-02,abc\n"),
-            "row 2, column 'meantemp'",
-        ),
-        (lambda p: _bad(p, "date,humidity\n2020-01-01,1\n"), "missing column(s) 'meantemp'"),
-        (lambda p: _bad(p, "date,meantemp\n" + _days(20)), "split"),
-        (
-            lambda p: _bad(p, "date,meantemp\n2020-01-01,1\n2020-01-02,\n"),
-            "row 2, column 'meantemp' is empty",
-        ),
-        (lambda p: p / "missing.csv", "no such file"),
-        (
-            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "2020-01-10,1\n"),
-            "row 51, column 'date': the timestamp goes back in time",
-        ),
-        (
-            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "2020-02-19,1\n"),
-            "row 51, column 'date': the timestamp repeats",
-        ),
-        (
-            lambda p: _bad(p, "date,meantemp\n" + _days(50) + "someday,1\n"),
-            "row 51, column 'date': 'someday' is not a date/time",
-        ),
-    ],
-)
-def test_bad_data_is_one_line_and_keeps_the_previous_model(
-    trained: Workspace, tmp_path: Path, make: object, needle: str
-) -> None:
-    cfg = json.loads(trained.config.read_text())
-    before = {p: Path(p).read_bytes() for p in (cfg["model_path"], cfg["preprocessor_path"])}
-    done = thunder(
-        "chunk",
-        "--input",
-        str(make(tmp_path)),
-        "--size",
-        "10",  # type: ignore[operator]
-        "--config",
-        str(trained.config),
-        cwd=tmp_path,
-    )
-    assert done.returncode == 1
-    assert done.stderr.count("\n") == 1, done.stderr
-    assert needle in done.stderr
-    assert "Traceback" not in done.stderr
-    assert {p: Path(p).read_bytes() for p in before} == before
 
 
 def test_serve_with_a_missing_model_exits_with_one_line(tmp_path: Path) -> None:

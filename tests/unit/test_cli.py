@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from dependency_injector import providers
 
@@ -44,26 +43,6 @@ def test_a_failed_run_is_one_line_and_non_zero(container: Container) -> None:
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
     assert result.output.startswith("thunder: error:") and "meantemp" in result.output
-
-
-@pytest.mark.parametrize("size", ["0", "-5", "ten"])
-def test_size_must_be_a_positive_integer(container: Container, size: str) -> None:
-    result = CliRunner().invoke(cli, ["chunk", "--input", "x.csv", "--size", size], obj=container)
-    assert result.exit_code == 2
-    assert "--size" in result.output
-
-
-def test_a_bad_config_is_one_line(tmp_path: Path) -> None:
-    cfg = tmp_path / "bad.json"
-    cfg.write_text('{"training_config": ')
-    result = CliRunner().invoke(
-        cli, ["chunk", "--input", "x.csv", "--size", "10", "--config", str(cfg)]
-    )
-    assert result.exit_code == 1
-    assert (
-        result.output.strip()
-        == f"thunder: error: {cfg}: invalid JSON at line 1, column 21: Expecting value"
-    )
 
 
 def test_serve_without_artifacts_exits_with_one_line(container: Container) -> None:
