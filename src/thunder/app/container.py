@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from dependency_injector import containers, providers
 
 from thunder.adapters.binary_cache import BinaryRowCache
-from thunder.adapters.csv_chunks import CsvChunkSource
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.output_dirs import Output, check_writable
+from thunder.adapters.sources import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
@@ -131,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     chunk_rows: providers.Object[int] = providers.Object(10_000)  # `chunk --size`
 
     chunk_source: providers.Provider[ChunkSource] = providers.Factory(
-        CsvChunkSource, chunk_size=chunk_rows
+        open_source, chunk_size=chunk_rows
     )
     progress_reporter: providers.Provider[Progress] = providers.Factory(
         TqdmProgress, enabled=progress, chunk_rows=chunk_rows
