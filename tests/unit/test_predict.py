@@ -50,6 +50,9 @@ def test_only_the_last_past_steps_rows_are_used(trained: Container) -> None:
         ([{**r, "meantemp": math.nan} for r in records(10)], "not a finite number"),
         ([{**r, "meantemp": None} for r in records(10)], "is not a number"),
         ([{**r, "meantemp": True} for r in records(10)], "is not a number"),
+        ([{**r, "meantemp": 3.5e38} for r in records(10)], "outside the float32 range"),
+        ([{**r, "meantemp": -(10**1000)} for r in records(10)], r"-1000000000\S*\.\.\. \(1002"),
+        ([{**r, "meantemp": "x" * 100_000} for r in records(10)], r"'xxxx\S*\.\.\. \(100002"),
     ],
 )
 def test_bad_history_names_the_row_and_column(trained: Container, body: Any, needle: str) -> None:

@@ -17,6 +17,15 @@ from thunder.domain.values import Columns, FloatArray
 Record = Mapping[str, object]
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    """repr() for a message, cut short: a client may send a megabyte where a number belongs."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def history_matrix(records: Sequence[Record], columns: Sequence[str], rows: int) -> FloatArray:
     """The last `rows` records as a [rows, len(columns)] float32 matrix."""
     if len(records) < rows:
@@ -34,11 +43,19 @@ def history_matrix(records: Sequence[Record], columns: Sequence[str], rows: int)
             value = record[name]
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InvalidHistory(
-                    f"row {first + r}, column '{name}': {value!r} is not a number", field=field
+                    f"row {first + r}, column '{name}': {_shown(value)} is not a number",
+                    field=field,
                 )
-            if not math.isfinite(value):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise InvalidHistory(
                     f"row {first + r}, column '{name}': {value!r} is not a finite number",
+                    field=field,
+                )
+            # int or float, compared exactly: a 1000-digit integer is too large, not a crash
+            if abs(value) > FLOAT32_MAX:
+                raise InvalidHistory(
+                    f"row {first + r}, column '{name}': {_shown(value)} is outside the float32 "
+                    f"range the model computes in (magnitude up to {FLOAT32_MAX:.4g})",
                     field=field,
                 )
             out[r, c] = value

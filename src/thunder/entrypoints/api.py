@@ -6,6 +6,7 @@ No `from __future__ import annotations` here: FastAPI reads the annotations at r
 import asyncio
 import hmac
 import logging
+import math
 import os
 import signal
 import threading
@@ -38,6 +39,11 @@ from thunder.entrypoints.schemas import (
 ADMIN_TOKEN_ENV = "THUNDER_ADMIN_TOKEN"
 SUPERVISOR_ENV = "THUNDER_SUPERVISOR_PID"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+FASTAPI_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's 400 detail
+NOT_JSON = (
+    "request body is not valid JSON (bytes that are not UTF-8, nesting too deep, "
+    "or an integer over 4300 digits)"
+)
 reload_log = logging.getLogger("uvicorn.error")  # uvicorn prints it, as it prints its own events
 
 
@@ -149,7 +155,7 @@ def create_app(container: Any) -> FastAPI:
         """One window, ~2 ms of model time: run on the event loop, as a hop to the thread pool
         and back costs about as much again (the batch endpoint, up to 1000 windows, does hop)."""
         predictor: Forecast = request.app.state.predictor
-        rows = _rows(predictor, predictor(body.records()))
+        rows = _rows(predictor, predictor(body.records()), "data")
         predictions.labels("predict").inc()
         return {"predictions": rows}
 
@@ -166,8 +172,8 @@ def create_app(container: Any) -> FastAPI:
         predictions.labels("predict_batch").inc(len(forecasts))
         return {
             "forecasts": [
-                {"id": s.id, "predictions": _rows(predictor, rows)}
-                for s, rows in zip(body.series, forecasts, strict=True)
+                {"id": s.id, "predictions": _rows(predictor, rows, f"series[{i}].data")}
+                for i, (s, rows) in enumerate(zip(body.series, forecasts, strict=True))
             ]
         }
 
@@ -217,8 +223,14 @@ def create_app(container: Any) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_PARSE_ERROR:
+            # json.loads failed with something other than a JSONDecodeError: bytes that are not
+            # UTF-8, or nesting deep enough for a RecursionError. Still not JSON: same answer.
+            return _error(422, "invalid_json", NOT_JSON, None)
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, str(exc.detail), None)
+        response = _error(exc.status_code, code, str(exc.detail), None)
+        response.headers.update(exc.headers or {})  # 405's `Allow` (RFC 9110)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -259,10 +271,18 @@ def _info_labels(predictor: Forecast) -> tuple[str, str]:
     return predictor.card.trained_at, str(predictor.card.data.get("sha256", ""))
 
 
-def _rows(predictor: Forecast, rows: list[ForecastRow]) -> list[dict[str, Any]]:
+def _rows(predictor: Forecast, rows: list[ForecastRow], field: str) -> list[dict[str, Any]]:
     time_key = predictor.card.columns.time or "timestamp"
     out = []
     for row in rows:
+        if not all(math.isfinite(v) for v in row.values.values()):
+            # finite float32 inputs far outside the training range can overflow in the scaler
+            # or the network; JSON has no NaN, and a null forecast would break the schema
+            raise InvalidHistory(
+                f"the forecast is not a finite number at step {row.step}: the history's values "
+                f"are too far outside the range the model was trained on",
+                field=field,
+            )
         item: dict[str, Any] = {"step": row.step}
         if row.timestamp is not None:
             item[time_key] = row.timestamp

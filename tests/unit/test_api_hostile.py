@@ -1,0 +1,85 @@
+"""Bodies and requests a client should never manage to turn into a 500 (or a null forecast)."""
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.unit.conftest import climate_like
+from tests.unit.fakes import FakeChunkSource, FakeForecaster
+from thunder.app.container import Container
+from thunder.domain.values import FloatArray, Prediction
+from thunder.entrypoints.api import create_app
+
+HISTORY = {"data": [{"date": f"2017-01-{i + 1:02d}", "meantemp": 10.0 + i} for i in range(10)]}
+
+
+def _client(container: Container) -> TestClient:
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    return TestClient(create_app(container))
+
+
+@pytest.fixture
+def client(container: Container) -> Iterator[TestClient]:
+    with _client(container) as c:
+        yield c
+
+
+def test_a_wrong_method_names_the_allowed_ones(client: TestClient) -> None:
+    r = client.get("/predict")
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+    assert r.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "field"),
+    [
+        (b"[" * 100_000, "invalid_json", None),  # json.loads' RecursionError
+        (b'{"data": ' + b"[" * 50_000, "invalid_json", None),
+        (b"\xff\xfe\xfd", "invalid_json", None),  # not UTF-8
+        (b'{"data": [' + b'{"meantemp": 1' + b"0" * 5000 + b"}]}", "invalid_json", None),
+        (json.dumps(HISTORY).replace("19.0", "1e400").encode(), "invalid_history", "data[9]"),
+        (
+            json.dumps(HISTORY).replace("19.0", "1" + "0" * 1000).encode(),
+            "invalid_history",
+            "data[9]",
+        ),
+        (json.dumps(HISTORY).replace("19.0", "1e300").encode(), "invalid_history", "data[9]"),
+        (json.dumps(HISTORY).replace("19.0", '"19.0"').encode(), "invalid_history", "data[9]"),
+        (json.dumps(HISTORY).replace("19.0", "NaN").encode(), "invalid_history", "data[9]"),
+    ],
+)
+def test_hostile_bodies_are_422_not_500(
+    client: TestClient, body: bytes, code: str, field: str | None
+) -> None:
+    r = client.post("/predict", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == code
+    assert (r.json()["error"]["field"] or "").startswith(field or "")
+    assert len(r.content) < 1000  # a huge number is not echoed back whole
+
+
+class _Overflowing(FakeForecaster):
+    """A model whose forward pass overflows, as a real one does on values far out of range."""
+
+    def predict(self, x: FloatArray) -> Prediction:
+        return Prediction(np.full_like(super().predict(x).point, np.nan))
+
+
+def test_a_forecast_that_overflows_is_422_naming_the_series(container: Container) -> None:
+    container.forecaster_loader.override(_Overflowing.from_bytes)
+    with _client(container) as c:
+        r = c.post("/predict", json=HISTORY)
+        batch = c.post("/predict/batch", json={"series": [{"id": "a", **HISTORY}] * 2})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == {
+        "code": "invalid_history",
+        "message": "the forecast is not a finite number at step 1: the history's values are "
+        "too far outside the range the model was trained on",
+        "field": "data",
+    }
+    assert batch.status_code == 422
+    assert batch.json()["error"]["field"] == "series[0].data"
