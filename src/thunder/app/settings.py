@@ -8,7 +8,7 @@ ConfigError naming the file and the field path.
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -122,6 +122,11 @@ class PreprocessingConfig(_Strict):
 class ServingConfig(_Strict):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
     max_series_per_request: int = Field(1000, ge=1, description="cap of POST /predict/batch")
+    api_keys: list[Annotated[str, Field(min_length=16)]] = Field(
+        [],
+        description="when any is set, /predict and /predict/batch need one of them "
+        "(THUNDER_API_KEYS, comma-separated, replaces the list)",
+    )
 
 
 class Settings(BaseSettings):

@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,6 +35,7 @@ from thunder.entrypoints.schemas import (
     PredictRequest,
     PredictResponse,
 )
+from thunder.entrypoints.security import SecurityHeaders, api_keys, require_api_key, swagger_ui
 
 ADMIN_TOKEN_ENV = "THUNDER_ADMIN_TOKEN"
 SUPERVISOR_ENV = "THUNDER_SUPERVISOR_PID"
@@ -51,6 +52,12 @@ def create_app(container: Any) -> FastAPI:
     started = time.time()
     serving = container.settings().serving_config
     admin_token = os.environ.get(ADMIN_TOKEN_ENV, "")
+    keys = api_keys(serving.api_keys)
+    # with keys, the forecast routes need one (and their OpenAPI entries say so); else open
+    forecast_auth = [Depends(require_api_key(keys))] if keys else []
+    forecast_errors: dict[int | str, dict[str, Any]] = (
+        {401: {"model": ErrorResponse}} if keys else {}
+    )
     # set by `serve --workers N`: the uvicorn supervisor, whose SIGHUP rolls every worker
     supervisor = int(os.environ.get(SUPERVISOR_ENV, "0") or 0)
     swap = threading.Lock()
@@ -107,6 +114,10 @@ def create_app(container: Any) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
         responses={422: {"model": ErrorResponse}, 413: {"model": ErrorResponse}},
+        # /docs is served below with its own Content-Security-Policy; no ReDoc: one docs page,
+        # one relaxed policy (ReDoc would need fonts, web workers and another CDN admitted)
+        docs_url=None,
+        redoc_url=None,
     )
     # one registry per app: several apps in one process (tests) must not share counters
     registry = CollectorRegistry()
@@ -125,8 +136,14 @@ def create_app(container: Any) -> FastAPI:
     )
 
     app.add_middleware(BodyLimit, max_bytes=serving.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # outside BodyLimit, so its 413 has the headers too
     access_log.configure()
     app.add_middleware(AccessLog)  # added last, so it runs first and times everything
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "").rstrip("/")
+        return swagger_ui(f"{root}{app.openapi_url}", f"{app.title} - Swagger UI")
 
     @app.get("/")
     def health(request: Request) -> dict[str, Any]:
@@ -150,7 +167,12 @@ def create_app(container: Any) -> FastAPI:
             return _error(503, "not_ready", "the model is not loaded yet", None)
         return {"status": "ready"}
 
-    @app.post("/predict", response_model=PredictResponse)
+    @app.post(
+        "/predict",
+        response_model=PredictResponse,
+        dependencies=forecast_auth,
+        responses=forecast_errors,
+    )
     async def predict(body: PredictRequest, request: Request) -> dict[str, Any]:
         """One window, ~2 ms of model time: run on the event loop, as a hop to the thread pool
         and back costs about as much again (the batch endpoint, up to 1000 windows, does hop)."""
@@ -159,7 +181,12 @@ def create_app(container: Any) -> FastAPI:
         predictions.labels("predict").inc()
         return {"predictions": rows}
 
-    @app.post("/predict/batch", response_model=BatchResponse)
+    @app.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        dependencies=forecast_auth,
+        responses=forecast_errors,
+    )
     def predict_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
         """Every series in one vectorised forward pass."""
         if len(body.series) > serving.max_series_per_request:
@@ -227,7 +254,9 @@ def create_app(container: Any) -> FastAPI:
             # json.loads failed with something other than a JSONDecodeError: bytes that are not
             # UTF-8, or nesting deep enough for a RecursionError. Still not JSON: same answer.
             return _error(422, "invalid_json", NOT_JSON, None)
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "http_error"
+        )
         response = _error(exc.status_code, code, str(exc.detail), None)
         response.headers.update(exc.headers or {})  # 405's `Allow` (RFC 9110)
         return response

@@ -195,6 +195,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
             port=port,
             access_log=False,
             http=NoDelayHttpToolsProtocol,
+            server_header=False,  # no `server: uvicorn` banner
         )
         return
     if config:  # each worker process builds its own container from the same config
@@ -215,6 +216,7 @@ def serve(ctx: click.Context, config: str | None, host: str, port: int, workers:
             workers=workers,
             http=NoDelayHttpToolsProtocol,
             access_log=False,  # thunder.access writes one JSON line per request instead
+            server_header=False,  # no `server: uvicorn` banner
             # a rolling restart waits this long for each new worker to load torch and the model
             timeout_worker_healthcheck=120,
         )
