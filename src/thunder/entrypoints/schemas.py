@@ -1,17 +1,25 @@
 """HTTP bodies of the API. Records are `df.tail(n).to_dict(orient="records")` as JSON."""
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 MAX_ROWS = 100_000
 MAX_COLUMNS = 256
 
 Value = float | int | str | None
 
+# /docs pre-fills "Try it out" with these, and the fuzz tests send them: 24 daily rows, the
+# history the demo config (past_steps 24, target meantemp) needs
+EXAMPLE_ROWS: list[JsonValue] = [
+    {"date": f"2016-12-{d:02d}", "meantemp": 14.0 + d / 4} for d in range(1, 25)
+]
+
 
 class PredictRequest(BaseModel):
     """The history, as records (`data`) or as columns (`columns`): exactly one of the two."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"data": EXAMPLE_ROWS}]}
+    )
 
     data: list[dict[str, Value]] | None = Field(
         None,
@@ -51,7 +59,10 @@ class SeriesRequest(PredictRequest):
 
 
 class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"series": [{"id": "delhi", "data": EXAMPLE_ROWS}]}]},
+    )
 
     series: list[SeriesRequest] = Field(min_length=1, description="capped by serving_config")
 
