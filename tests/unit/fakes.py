@@ -216,11 +216,23 @@ class InMemoryArtifactStore:
         self.fail_on_commit = fail_on_commit
         self.commits = 0
 
-    def load(self, paths: Sequence[str]) -> ArtifactSet:
+    def load(self, paths: Sequence[str], version: str | None = None) -> ArtifactSet:
         missing = [p for p in paths if p not in self.files]
         if missing:
             raise ArtifactNotFound(f"{missing[0]}: no such artifact")
         return ArtifactSet(f"v{self.commits}", {p: self.files[p] for p in paths})
+
+    def current_version(self) -> str | None:
+        return f"v{self.commits}" if self.commits else None
+
+    def history(self) -> list[str]:
+        return [f"v{i}" for i in range(1, self.commits + 1)]
+
+    def activate(self, version: str) -> None:
+        raise ArtifactNotFound(f"{version}: the in-memory store keeps only the current version")
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self.files[path] = data
 
     def publish(self, files: Mapping[str, bytes]) -> str:
         if self.fail_on_commit:

@@ -89,7 +89,7 @@ class FilesystemArtifactStore:
             name = Path(path).name
             entry = manifest["files"].get(name)
             if entry is None:
-                raise ArtifactCorrupt(f"{vdir}: its {MANIFEST} lists no '{name}'")
+                raise ArtifactNotFound(f"{vdir}: this version has no '{name}'")
             data = _read(vdir / name)
             if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
                 raise ArtifactCorrupt(
@@ -108,6 +108,26 @@ class FilesystemArtifactStore:
         except OSError:
             raise ArtifactCorrupt(f"{self.current}: not a symlink to a version") from None
         return Path(target).name
+
+    def write_file(self, path: str, data: bytes) -> None:
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.chmod(tmp, 0o666 & ~_umask())
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            _fsync_dir(target.parent)
+        except OSError as e:
+            raise ArtifactError(f"cannot write {path}: {e.strerror}") from None
 
     def history(self) -> list[str]:
         """Complete versions, oldest first."""

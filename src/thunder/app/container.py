@@ -1,6 +1,7 @@
 """The composition root: the one place that picks concrete adapters for the ports."""
 
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,14 +12,17 @@ from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.output_dirs import Output, check_writable
 from thunder.adapters.sources import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
+from thunder.app.export import ExportModel
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
 from thunder.app.versions import Versions
+from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
     Forecaster,
+    Predictor,
     Preprocessor,
     Progress,
     RowCache,
@@ -88,6 +92,38 @@ def _load_forecaster(data: bytes, origin: str) -> Forecaster:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     return LightningForecaster.from_bytes(data, origin)
+
+
+def _load_onnx(data: bytes, origin: str) -> Predictor:
+    from thunder.adapters.onnx_forecaster import OnnxForecaster
+
+    _need("onnxruntime", "serve --backend onnx")
+    return OnnxForecaster.from_bytes(data, origin)
+
+
+def _to_onnx(data: bytes, origin: str) -> bytes:
+    from thunder.adapters.lightning.forecaster import LightningForecaster
+
+    _need("onnx", "export --format onnx")
+    return LightningForecaster.from_bytes(data, origin).to_onnx()
+
+
+def _need(module: str, feature: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        raise MissingExtra(f"{feature} needs the onnx extra: pip install 'thunder[onnx]'")
+
+
+def _backend(settings: Settings) -> str:
+    return settings.serving_config.backend
+
+
+def _predictor_loader(backend: str) -> Callable[[bytes, str], Predictor]:
+    """`serve --backend`: the torch model (TorchScript-traced), or its ONNX export."""
+    return _load_onnx if backend == "onnx" else _load_forecaster
+
+
+def _model_file(settings: Settings, backend: str) -> str:
+    return settings.onnx_path() if backend == "onnx" else settings.model_path
 
 
 def _preprocessor(columns: Sequence[str]) -> Preprocessor:
@@ -162,7 +198,8 @@ class Container(containers.DeclarativeContainer):
         progress=progress_reporter,
         cache=row_cache,
     )
-    forecaster_loader = providers.Object(_load_forecaster)
+    backend = providers.Callable(_backend, settings)  # serving_config.backend, `serve --backend`
+    forecaster_loader = providers.Callable(_predictor_loader, backend)
     preprocessor_loader = providers.Object(_load_preprocessor)
     load_model: providers.Provider[LoadModel] = providers.Factory(
         LoadModel,
@@ -170,6 +207,10 @@ class Container(containers.DeclarativeContainer):
         store=artifact_store,
         forecaster_loader=forecaster_loader,
         preprocessor_loader=preprocessor_loader,
+        model_file=providers.Callable(_model_file, settings, backend),
+    )
+    export_model: providers.Provider[ExportModel] = providers.Factory(
+        ExportModel, settings=settings, store=artifact_store, to_onnx=providers.Object(_to_onnx)
     )
     versions: providers.Provider[Versions] = providers.Factory(
         Versions, settings=settings, store=artifact_store

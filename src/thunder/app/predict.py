@@ -3,17 +3,18 @@
 import json
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from thunder.app.settings import Settings
-from thunder.domain.errors import ArtifactCorrupt, InvalidHistory
+from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
 from thunder.domain.history import Record, future_timestamps, model_inputs
-from thunder.domain.ports import ArtifactStore, Forecaster, Preprocessor
+from thunder.domain.ports import ArtifactStore, Predictor, Preprocessor
 from thunder.domain.values import ForecastRow, ModelCard, Prediction, level_name
 
-ForecasterLoader = Callable[[bytes, str], Forecaster]
+ForecasterLoader = Callable[[bytes, str], Predictor]
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 
 
@@ -22,7 +23,7 @@ class Forecast:
 
     def __init__(
         self,
-        forecaster: Forecaster,
+        forecaster: Predictor,
         preprocessor: Preprocessor,
         card: ModelCard,
         version: str = "",
@@ -91,15 +92,25 @@ class LoadModel:
         store: ArtifactStore,
         forecaster_loader: ForecasterLoader,
         preprocessor_loader: PreprocessorLoader,
+        model_file: str | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
         self._load_forecaster = forecaster_loader
         self._load_preprocessor = preprocessor_loader
+        # the weights to serve: model_path, or the ONNX export beside it
+        self._model_file = model_file or settings.model_path
 
     def __call__(self) -> Forecast:
-        s = self._settings
-        arts = self._store.load([s.card_path(), s.preprocessor_path, s.model_path])
+        s, model_file = self._settings, self._model_file
+        try:
+            arts = self._store.load([s.card_path(), s.preprocessor_path, model_file])
+        except ArtifactNotFound as e:
+            if model_file == s.model_path or Path(model_file).name not in e.message:
+                raise
+            raise ArtifactNotFound(
+                f"{e.message}: export it with `thunder export --format onnx`"
+            ) from None
         card = read_card(arts.files[s.card_path()], s.card_path())
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
@@ -107,7 +118,7 @@ class LoadModel:
                 f"{s.preprocessor_path}: its columns {list(pre.columns)} do not match the model "
                 f"card's {list(card.columns.scaled)}; were they written by different runs?"
             )
-        forecaster = self._load_forecaster(arts.files[s.model_path], s.model_path)
+        forecaster = self._load_forecaster(arts.files[model_file], model_file)
         return Forecast(forecaster, pre, card, arts.version)
 
 

@@ -122,6 +122,10 @@ class PreprocessingConfig(_Strict):
 class ServingConfig(_Strict):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
     max_series_per_request: int = Field(1000, ge=1, description="cap of POST /predict/batch")
+    backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="runs the model: torch (TorchScript), or the ONNX export on onnxruntime",
+    )
     api_keys: list[Annotated[str, Field(min_length=16)]] = Field(
         [],
         description="when any is set, /predict and /predict/batch need one of them "
@@ -231,6 +235,10 @@ class Settings(BaseSettings):
     def artifact_dir(self) -> Path:
         """Where versions and the `current` pointer live: model_path's directory."""
         return Path(self.model_path).parent
+
+    def onnx_path(self) -> str:
+        """Where `thunder export --format onnx` puts the model, in the version beside model_path."""
+        return str(Path(self.model_path).with_suffix(".onnx"))
 
     def card_path(self) -> str:
         return str(Path(self.model_path).with_suffix(".card.json"))

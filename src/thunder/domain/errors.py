@@ -68,3 +68,9 @@ class OutOfOrder(DataError):
 
 class NothingToResume(ThunderError):
     code = "nothing_to_resume"
+
+
+class MissingExtra(ThunderError):
+    """An optional feature whose packages are not installed: names the pip extra."""
+
+    code = "missing_extra"

@@ -102,9 +102,15 @@ class Preprocessor(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
-class Forecaster(Protocol):
+class Predictor(Protocol):
     """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets],
-    with quantile forecasts too when the model was trained for them."""
+    with quantile forecasts too when the model was trained for them. What serving needs."""
+
+    def predict(self, x: FloatArray) -> Prediction: ...
+
+
+class Forecaster(Predictor, Protocol):
+    """A Predictor that trains, and saves itself."""
 
     def fit(
         self,
@@ -119,8 +125,6 @@ class Forecaster(Protocol):
         `run_id` names this data + config: checkpoints are kept under it each epoch, and
         `resume` continues from the last one (NothingToResume when there is none)."""
         ...
-
-    def predict(self, x: FloatArray) -> Prediction: ...
 
     def to_bytes(self) -> bytes: ...
 
@@ -137,6 +141,10 @@ class ArtifactStore(Protocol):
         ...
 
     def current_version(self) -> str | None: ...
+
+    def write_file(self, path: str, data: bytes) -> None:
+        """One file outside the versions, replaced atomically (an export to a chosen path)."""
+        ...
 
     def history(self) -> list[str]:
         """Kept versions, oldest first."""

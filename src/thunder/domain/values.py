@@ -162,6 +162,16 @@ class Prediction:
     levels: tuple[float, ...] = ()
     quantiles: FloatArray | None = None
 
+    @classmethod
+    def from_outputs(cls, out: FloatArray, levels: tuple[float, ...]) -> Prediction:
+        """A network's raw outputs [n, future, targets, Q]: Q = 1 for a point model, else one
+        per level. Separately trained levels can cross; sorting them is the monotone
+        rearrangement (Chernozhukov et al. 2010), which never makes the pinball loss worse."""
+        if not levels:
+            return cls(out[..., 0])
+        q = np.sort(out, axis=-1)
+        return cls(q[..., levels.index(0.5)], levels, q)
+
     def map(self, f: Callable[[FloatArray], FloatArray]) -> Prediction:
         """The same forecasts through a monotone per-target map f: [..., targets] -> [...,
         targets] (e.g. undoing the scaling), applied to the point and every level."""

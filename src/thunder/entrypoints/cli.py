@@ -148,6 +148,27 @@ def chunk(
 
 @cli.command()
 @config_option
+@click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="write the file here only; default: publish it in a new version beside model_path, "
+    "for `serve --backend onnx`",
+)
+@click.pass_context
+def export(ctx: click.Context, config: str | None, fmt: str, output: str | None) -> None:
+    """Export the current model version (dynamic batch axis, opset 17)."""
+    done = _container(ctx, config).export_model()(output)
+    click.echo(
+        f"exported version {done.source} to {fmt.upper()}: {done.path} ({done.size:,} bytes)"
+    )
+    if done.version is not None:
+        click.echo(f"published as version {done.version}: serve it with `serve --backend onnx`")
+
+
+@cli.command()
+@config_option
 @click.pass_context
 def versions(ctx: click.Context, config: str | None) -> None:
     """List the kept model versions, the current one marked with *."""
@@ -178,15 +199,30 @@ def rollback(ctx: click.Context, version: str, config: str | None) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--backend",
+    type=click.Choice(["torch", "onnx"]),
+    default=None,
+    help="what runs the model (default: serving_config.backend, else torch); onnx needs "
+    "`thunder export --format onnx` first and the onnx extra",
+)
 @click.pass_context
-def serve(ctx: click.Context, config: str | None, host: str, port: int, workers: int) -> None:
+def serve(
+    ctx: click.Context, config: str | None, host: str, port: int, workers: int, backend: str | None
+) -> None:
     """Serve the trained model over HTTP (FastAPI on uvicorn)."""
     import uvicorn
 
     from thunder.entrypoints.api import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
     from thunder.entrypoints.tcp import NoDelayHttpToolsProtocol
 
+    if backend is not None:  # as a setting: worker processes read it from the environment
+        os.environ["THUNDER_SERVING_CONFIG__BACKEND"] = backend
     container = _container(ctx, config)
+    if backend is not None:
+        settings = container.settings()
+        serving = settings.serving_config.model_copy(update={"backend": backend})
+        container.settings.override(settings.model_copy(update={"serving_config": serving}))
     container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
     if workers == 1:
         uvicorn.run(

@@ -7,6 +7,7 @@ so a swapped file cannot run code on load.
 import contextlib
 import importlib.util
 import io
+import json
 import logging
 import math
 import shutil
@@ -29,6 +30,8 @@ from torch.utils.data import DataLoader
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
+from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
+from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK
 from thunder.domain.errors import ArtifactCorrupt, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.values import FitResult, FloatArray, Prediction
@@ -201,13 +204,7 @@ class LightningForecaster:
                 for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
             ]
         out = torch.cat(parts).numpy()  # [n, future, T, Q]
-        levels = self._network.quantiles
-        if not levels:
-            return Prediction(out[..., 0])
-        # separately trained levels can cross; sorting them is the monotone rearrangement
-        # (Chernozhukov et al. 2010), which never makes the pinball loss worse
-        q = np.sort(out, axis=-1)
-        return Prediction(q[..., levels.index(0.5)], levels, q)
+        return Prediction.from_outputs(out, self._network.quantiles)
 
     def _inference_net(self, window: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
         """The network traced with TorchScript, frozen and optimised for inference, once per
@@ -228,6 +225,35 @@ class LightningForecaster:
         state = {k: v.cpu() for k, v in self._module.state_dict().items()}
         torch.save({"format": FORMAT, "network": self._network.as_dict(), "state_dict": state}, buf)
         return buf.getvalue()
+
+    def to_onnx(self) -> bytes:
+        """The network as ONNX (opset 17, the batch axis dynamic): the function predict() runs,
+        with the network's config in the file's metadata, so the file describes itself."""
+        import onnx  # the `onnx` extra
+
+        cfg = self._network
+        example = torch.zeros(1, cfg.past_steps, cfg.num_features)
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            torch.no_grad(),
+            warnings.catch_warnings(),
+        ):
+            warnings.simplefilter("ignore")  # TracerWarnings about shapes: batch stays dynamic
+            path = Path(tmp) / "model.onnx"
+            torch.onnx.export(
+                self._module.net.eval(),
+                (example,),
+                path,
+                dynamo=False,  # the TorchScript exporter: no onnxscript needed, the loop unrolled
+                opset_version=17,
+                input_names=["x"],
+                output_names=["y"],
+                dynamic_axes={"x": {0: "windows"}, "y": {0: "windows"}},
+            )
+            model = onnx.load(path)
+        meta = {META_FORMAT: ONNX_FORMAT, META_NETWORK: json.dumps(cfg.as_dict())}
+        onnx.helper.set_model_props(model, meta)
+        return bytes(model.SerializeToString())
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "model") -> "LightningForecaster":

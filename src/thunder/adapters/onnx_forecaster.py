@@ -1,0 +1,54 @@
+"""Predictor port over ONNX Runtime: serves a model exported by `thunder export --format onnx`.
+
+The file carries the network's config in its metadata (quantile levels, shapes), so it needs
+nothing beside it; inputs and outputs are the scaled windows of the torch model, and the
+quantile levels are rearranged the same way.
+"""
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.values import FloatArray, Prediction
+
+FORMAT = "thunder.xlstm.onnx.v1"
+META_FORMAT, META_NETWORK = "thunder.format", "thunder.network"
+PREDICT_BATCH = 1024  # as the torch model: bounded memory for the mLSTM's gate matrices
+
+
+class OnnxForecaster:
+    def __init__(self, session: Any, network: dict[str, Any]) -> None:
+        self._session = session
+        self.network = network
+        self._levels = tuple(float(a) for a in network.get("quantiles") or ())
+
+    @classmethod
+    def from_bytes(cls, data: bytes, origin: str = "model.onnx") -> "OnnxForecaster":
+        import onnxruntime as ort  # the `onnx` extra
+
+        options = ort.SessionOptions()
+        # `serve --workers N` sets OMP_NUM_THREADS to cores / N; the session keeps to it too
+        options.intra_op_num_threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0)
+        options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+            meta = session.get_modelmeta().custom_metadata_map
+            if meta.get(META_FORMAT) != FORMAT:
+                raise ValueError("no thunder metadata")
+            network = json.loads(meta[META_NETWORK])
+        except Exception as e:  # onnxruntime raises its own kinds on a foreign or damaged file
+            text = str(e).strip().splitlines()
+            reason = text[0][:200] if text else type(e).__name__
+            raise ArtifactCorrupt(f"{origin}: not a thunder ONNX model ({reason})") from None
+        return cls(session, network)
+
+    def predict(self, x: FloatArray) -> Prediction:
+        inputs = np.ascontiguousarray(x, dtype=np.float32)
+        parts = [
+            self._session.run(None, {"x": inputs[i : i + PREDICT_BATCH]})[0]
+            for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
+        ]
+        return Prediction.from_outputs(np.concatenate(parts), self._levels)

@@ -1,0 +1,39 @@
+"""Use case: export the current model version to ONNX, for `serve --backend onnx` or elsewhere."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from thunder.app.settings import Settings
+from thunder.domain.ports import ArtifactStore
+
+# model checkpoint bytes (and where they came from) -> ONNX bytes
+OnnxExporter = Callable[[bytes, str], bytes]
+
+
+@dataclass(frozen=True)
+class Exported:
+    source: str  # the version exported from
+    path: str  # where the ONNX file is
+    version: str | None  # the version published with it (None with --output)
+    size: int
+
+
+class ExportModel:
+    def __init__(self, settings: Settings, store: ArtifactStore, to_onnx: OnnxExporter) -> None:
+        self._settings = settings
+        self._store = store
+        self._to_onnx = to_onnx
+
+    def __call__(self, output: str | None = None) -> Exported:
+        """Without `output`, the ONNX file joins the current version's files in a new version
+        (so serving it gets the same checksums and the same card and preprocessor); with it,
+        the file is written there alone."""
+        s = self._settings
+        paths = [s.model_path, s.preprocessor_path, s.card_path()]
+        current = self._store.load(paths)
+        onnx = self._to_onnx(current.files[s.model_path], s.model_path)
+        if output is not None:
+            self._store.write_file(output, onnx)
+            return Exported(current.version, output, None, len(onnx))
+        version = self._store.publish({**current.files, s.onnx_path(): onnx})
+        return Exported(current.version, s.onnx_path(), version, len(onnx))
