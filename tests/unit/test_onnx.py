@@ -63,3 +63,14 @@ def test_an_onnx_file_without_thunder_metadata_is_refused() -> None:
     del model.metadata_props[:]
     with pytest.raises(ArtifactCorrupt, match="no thunder metadata"):
         OnnxForecaster.from_bytes(model.SerializeToString(), "m.onnx")
+
+
+def test_int8_export_stays_close_to_the_float_model() -> None:
+    torch_model = _forecaster("ms")
+    int8 = OnnxForecaster.from_bytes(torch_model.to_onnx(int8=True))
+    assert int8.network["past_steps"] == 20
+    x = np.random.default_rng(1).normal(size=(64, 20, 3)).astype(np.float32)
+    want = torch_model.predict(x).point
+    got = int8.predict(x).point
+    err = np.abs(got - want).mean() / np.abs(want).mean()
+    assert 0 < err < 0.05, err  # quantised (not identical), yet within a few percent

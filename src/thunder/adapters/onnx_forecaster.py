@@ -16,6 +16,7 @@ from thunder.domain.values import FloatArray, Prediction
 
 FORMAT = "thunder.xlstm.onnx.v1"
 META_FORMAT, META_NETWORK = "thunder.format", "thunder.network"
+META_QUANTIZED = "thunder.quantized"  # "int8" when exported with --quantize int8
 PREDICT_BATCH = 1024  # as the torch model: bounded memory for the mLSTM's gate matrices
 
 

@@ -101,11 +101,12 @@ def _load_onnx(data: bytes, origin: str) -> Predictor:
     return OnnxForecaster.from_bytes(data, origin)
 
 
-def _to_onnx(data: bytes, origin: str) -> bytes:
+def _to_onnx(data: bytes, origin: str, int8: bool) -> bytes:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     _need("onnx", "export --format onnx")
-    return LightningForecaster.from_bytes(data, origin).to_onnx()
+    _need("onnxruntime", "export --quantize int8")
+    return LightningForecaster.from_bytes(data, origin).to_onnx(int8)
 
 
 def _need(module: str, feature: str) -> None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from thunder.app.settings import Settings
 from thunder.domain.ports import ArtifactStore
 
-# model checkpoint bytes (and where they came from) -> ONNX bytes
-OnnxExporter = Callable[[bytes, str], bytes]
+# model checkpoint bytes, where they came from, int8 quantisation or not -> ONNX bytes
+OnnxExporter = Callable[[bytes, str, bool], bytes]
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,14 @@ class ExportModel:
         self._store = store
         self._to_onnx = to_onnx
 
-    def __call__(self, output: str | None = None) -> Exported:
+    def __call__(self, output: str | None = None, int8: bool = False) -> Exported:
         """Without `output`, the ONNX file joins the current version's files in a new version
         (so serving it gets the same checksums and the same card and preprocessor); with it,
         the file is written there alone."""
         s = self._settings
         paths = [s.model_path, s.preprocessor_path, s.card_path()]
         current = self._store.load(paths)
-        onnx = self._to_onnx(current.files[s.model_path], s.model_path)
+        onnx = self._to_onnx(current.files[s.model_path], s.model_path, int8)
         if output is not None:
             self._store.write_file(output, onnx)
             return Exported(current.version, output, None, len(onnx))

@@ -156,10 +156,18 @@ def chunk(
     help="write the file here only; default: publish it in a new version beside model_path, "
     "for `serve --backend onnx`",
 )
+@click.option(
+    "--quantize",
+    type=click.Choice(["int8"]),
+    default=None,
+    help="int8 weights for the matrix products (onnxruntime dynamic quantisation)",
+)
 @click.pass_context
-def export(ctx: click.Context, config: str | None, fmt: str, output: str | None) -> None:
+def export(
+    ctx: click.Context, config: str | None, fmt: str, output: str | None, quantize: str | None
+) -> None:
     """Export the current model version (dynamic batch axis, opset 17)."""
-    done = _container(ctx, config).export_model()(output)
+    done = _container(ctx, config).export_model()(output, int8=quantize == "int8")
     click.echo(
         f"exported version {done.source} to {fmt.upper()}: {done.path} ({done.size:,} bytes)"
     )
