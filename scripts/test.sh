@@ -20,4 +20,5 @@ fi
 echo "== ruff";          ruff check src tests benchmarks && ruff format --check src tests benchmarks
 echo "== mypy --strict"; mypy
 echo "== import-linter"; lint-imports
+echo "== pip-audit";     python scripts/audit.py  # see docs/operations.md (Dependency audit)
 echo "== pytest";        python -m pytest "$@"

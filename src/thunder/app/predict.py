@@ -12,7 +12,7 @@ from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
 from thunder.domain.history import Record, future_timestamps, model_inputs
 from thunder.domain.ports import ArtifactStore, Predictor, Preprocessor
-from thunder.domain.values import ForecastRow, ModelCard, Prediction, level_name
+from thunder.domain.values import ArtifactSet, ForecastRow, ModelCard, Prediction, level_name
 
 ForecasterLoader = Callable[[bytes, str], Predictor]
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
@@ -27,11 +27,13 @@ class Forecast:
         preprocessor: Preprocessor,
         card: ModelCard,
         version: str = "",
+        model_file: str = "",
     ) -> None:
         self._forecaster = forecaster
         self._preprocessor = preprocessor
         self.card = card
         self.version = version  # the artifact version it was loaded from
+        self.model_file = model_file  # which of its files runs: the weights or the ONNX export
         self.loaded_at = time.time()
         self.warmed_up = False
 
@@ -86,31 +88,24 @@ class Forecast:
 
 
 class LoadModel:
+    """Loads the current version: its card, its preprocessor and the first of `models` (file,
+    loader) that the version holds, e.g. its ONNX export, else the torch weights."""
+
     def __init__(
         self,
         settings: Settings,
         store: ArtifactStore,
-        forecaster_loader: ForecasterLoader,
+        models: Sequence[tuple[str, ForecasterLoader]],
         preprocessor_loader: PreprocessorLoader,
-        model_file: str | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
-        self._load_forecaster = forecaster_loader
+        self._models = models
         self._load_preprocessor = preprocessor_loader
-        # the weights to serve: model_path, or the ONNX export beside it
-        self._model_file = model_file or settings.model_path
 
     def __call__(self) -> Forecast:
-        s, model_file = self._settings, self._model_file
-        try:
-            arts = self._store.load([s.card_path(), s.preprocessor_path, model_file])
-        except ArtifactNotFound as e:
-            if model_file == s.model_path or Path(model_file).name not in e.message:
-                raise
-            raise ArtifactNotFound(
-                f"{e.message}: export it with `thunder export --format onnx`"
-            ) from None
+        s = self._settings
+        arts, model_file, load_model = self._first_present()
         card = read_card(arts.files[s.card_path()], s.card_path())
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
@@ -118,8 +113,26 @@ class LoadModel:
                 f"{s.preprocessor_path}: its columns {list(pre.columns)} do not match the model "
                 f"card's {list(card.columns.scaled)}; were they written by different runs?"
             )
-        forecaster = self._load_forecaster(arts.files[model_file], model_file)
-        return Forecast(forecaster, pre, card, arts.version)
+        forecaster = load_model(arts.files[model_file], model_file)
+        return Forecast(forecaster, pre, card, arts.version, Path(model_file).name)
+
+    def _first_present(self) -> tuple[ArtifactSet, str, ForecasterLoader]:
+        s = self._settings
+        for n, (model_file, load_model) in enumerate(self._models):
+            try:
+                arts = self._store.load([s.card_path(), s.preprocessor_path, model_file])
+                return arts, model_file, load_model
+            except ArtifactNotFound as e:
+                if Path(model_file).name not in e.message:
+                    raise
+                if n + 1 < len(self._models):
+                    continue  # the version has no such file: the next kind of model
+                if model_file != s.model_path:
+                    raise ArtifactNotFound(
+                        f"{e.message}: export it with `thunder export --format onnx`"
+                    ) from None
+                raise
+        raise ArtifactNotFound("no model file configured")
 
 
 def read_card(data: bytes, origin: str) -> ModelCard:

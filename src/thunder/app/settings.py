@@ -122,9 +122,10 @@ class PreprocessingConfig(_Strict):
 class ServingConfig(_Strict):
     max_body_bytes: int = Field(1 << 20, ge=1024, description="larger request bodies get 413")
     max_series_per_request: int = Field(1000, ge=1, description="cap of POST /predict/batch")
-    backend: Literal["torch", "onnx"] = Field(
-        "torch",
-        description="runs the model: torch (TorchScript), or the ONNX export on onnxruntime",
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="runs the model: the ONNX export on onnxruntime, or torch (TorchScript); "
+        "auto: ONNX when the version has it and onnxruntime is installed, else torch",
     )
     api_keys: list[Annotated[str, Field(min_length=16)]] = Field(
         [],

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from thunder.app.export import OnnxExporter
 from thunder.app.settings import TIME_COLUMN_GUESSES, Settings
 from thunder.domain.calendar import with_calendar
 from thunder.domain.checking import RowChecker
@@ -37,6 +39,8 @@ from thunder.domain.streams import Restartable
 from thunder.domain.table import StreamedTable
 from thunder.domain.values import Chunk, Columns, ModelCard, SplitPlan
 from thunder.domain.windowing import WindowCutter
+
+log = logging.getLogger("thunder")
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
@@ -67,6 +71,7 @@ class TrainFromChunks:
         store: ArtifactStore,
         progress: Progress,
         cache: RowCache | None,
+        to_onnx: OnnxExporter | None = None,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
@@ -74,6 +79,7 @@ class TrainFromChunks:
         self._store = store
         self._progress = progress
         self._cache = cache
+        self._to_onnx = to_onnx  # when set, each version gets an ONNX export of its model too
 
     def __call__(self, source: ChunkSource, *, resume: bool = False) -> dict[str, Any]:
         """Train, evaluate and commit. `resume` continues an interrupted run of the same data
@@ -166,20 +172,35 @@ class TrainFromChunks:
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         s = self._settings
-        version = self._store.publish(
-            {
-                s.model_path: forecaster.to_bytes(),
-                s.preprocessor_path: prep.preprocessor.to_bytes(),
-                s.card_path(): json.dumps(card.as_dict(), indent=2).encode(),
-            }
-        )
+        model = forecaster.to_bytes()
+        files = {
+            s.model_path: model,
+            s.preprocessor_path: prep.preprocessor.to_bytes(),
+            s.card_path(): json.dumps(card.as_dict(), indent=2).encode(),
+        }
+        onnx = self._export_onnx(model)
+        if onnx is not None:
+            files[s.onnx_path()] = onnx
+        version = self._store.publish(files)
         report["artifacts"] = {
             "version": version,
+            **({"onnx": s.onnx_path()} if onnx is not None else {}),
             "model": s.model_path,
             "preprocessor": s.preprocessor_path,
             "card": s.card_path(),
         }
         return report
+
+    def _export_onnx(self, model: bytes) -> bytes | None:
+        """The ONNX export for fast serving; a failure to export never costs the trained model,
+        which is published without it (and `thunder export` can try again)."""
+        if self._to_onnx is None:
+            return None
+        try:
+            return self._to_onnx(model, self._settings.model_path, False)
+        except Exception as e:  # an exporter bug must not lose a finished training run
+            log.warning("the ONNX export failed, publishing without it: %s", e)
+            return None
 
     def _run_id(self, prep: Prepared) -> str:
         """The data's bytes and the whole config: a checkpoint only resumes its own run."""

@@ -154,7 +154,11 @@ def create_app(container: Any) -> FastAPI:
         predictor: Forecast = request.app.state.predictor
         return {
             "status": "ok",
-            "model": {**predictor.card.as_dict(), "artifact_version": predictor.version},
+            "model": {
+                **predictor.card.as_dict(),
+                "artifact_version": predictor.version,
+                "model_file": predictor.model_file,  # model.onnx: served on onnxruntime
+            },
             "uptime_s": round(time.time() - started, 3),
         }
 

@@ -209,10 +209,10 @@ def rollback(ctx: click.Context, version: str, config: str | None) -> None:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--backend",
-    type=click.Choice(["torch", "onnx"]),
+    type=click.Choice(["auto", "torch", "onnx"]),
     default=None,
-    help="what runs the model (default: serving_config.backend, else torch); onnx needs "
-    "`thunder export --format onnx` first and the onnx extra",
+    help="what runs the model (default: serving_config.backend, else auto: the version's "
+    "ONNX export when it has one and onnxruntime is installed, else torch)",
 )
 @click.pass_context
 def serve(
@@ -302,6 +302,7 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(
             f"version {arts['version']}: model: {arts['model']}  "
             f"preprocessor: {arts['preprocessor']}  card: {arts['card']}"
+            + (f"  onnx: {arts['onnx']}" if "onnx" in arts else "")
         )
     return "\n".join(lines)
 

@@ -256,7 +256,12 @@ class LightningForecaster:
                 from onnxruntime.quantization import QuantType, quantize_dynamic
 
                 quantized = Path(tmp) / "model.int8.onnx"
-                quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+                root = logging.getLogger()
+                level, root.level = root.level, logging.ERROR  # its advice goes to the root logger
+                try:
+                    quantize_dynamic(path, quantized, weight_type=QuantType.QInt8)
+                finally:
+                    root.setLevel(level)
                 path = quantized
             model = onnx.load(path)
         meta = {META_FORMAT: ONNX_FORMAT, META_NETWORK: json.dumps(cfg.as_dict())}
