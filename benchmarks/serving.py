@@ -38,6 +38,12 @@ def main() -> None:
         "--connections", type=int, default=8, help="wrk connections for the throughput case"
     )
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="serve --backend (auto: the ONNX export when the onnx extra is installed)",
+    )
     args = p.parse_args()
     wrk, nginx = shutil.which("wrk"), nginx_binary()
     if wrk is None or nginx is None:
@@ -60,6 +66,8 @@ def main() -> None:
                 str(port),
                 "--workers",
                 str(args.workers),
+                "--backend",
+                args.backend,
             ],
             cwd=work,
             stdout=subprocess.DEVNULL,
@@ -169,7 +177,8 @@ def _ms(text: str) -> float:
 
 def _table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
-        f"thunder serve --workers {args.workers}, {os.cpu_count()} cores, wrk {args.duration} s per case",
+        f"thunder serve --workers {args.workers} --backend {args.backend}, {os.cpu_count()} cores, "
+        f"wrk {args.duration} s per case",
         "",
         "| case                                | conns | body KB |  req/s | p50 ms | p99 ms | non-2xx |",
         "|-------------------------------------|------:|--------:|-------:|-------:|-------:|--------:|",
