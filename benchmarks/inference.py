@@ -76,9 +76,13 @@ def _load(s: Settings, backend: str, files: dict[str, bytes]) -> Forecast:
         store = Container(settings=s).artifact_store()
         current = store.load([s.model_path, s.preprocessor_path, s.card_path()])
         store.publish({**current.files, s.onnx_path(): files[backend]})
-        serving = s.serving_config.model_copy(update={"backend": "onnx"})
-        s = s.model_copy(update={"serving_config": serving})
-    forecast: Forecast = Container(settings=s).load_model()()
+    serving = s.serving_config.model_copy(
+        update={"backend": "torch" if backend == "torch" else "onnx"}
+    )
+    forecast: Forecast = Container(
+        settings=s.model_copy(update={"serving_config": serving})
+    ).load_model()()
+    assert forecast.model_file.endswith(".pth" if backend == "torch" else ".onnx")
     forecast.warm_up()
     return forecast
 
