@@ -3,30 +3,16 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.harness import chunk_command
 from tests.conftest import DEMO_CSV, small_config
 
 
 def _chunk(config: Path, report: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "thunder",
-        "chunk",
-        "--input",
-        str(DEMO_CSV),
-        "--size",
-        "500",
-        "--config",
-        str(config),
-        "--report",
-        str(report),
-        *extra,
-    ]
+    return [*chunk_command(DEMO_CSV, 500, config, str(report)), *extra]
 
 
 def _workspace(root: Path) -> Path:

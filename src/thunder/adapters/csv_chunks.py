@@ -8,7 +8,6 @@ name the file, the row (1-based, header excluded) and the column.
 import bz2
 import csv
 import gzip
-import hashlib
 import lzma
 import re
 from collections.abc import Iterator, Sequence
@@ -18,7 +17,7 @@ from typing import IO, Literal, cast
 import pandas as pd
 import zstandard
 
-from thunder.adapters.frame_columns import FrameColumns
+from thunder.adapters.frame_columns import FileSource, FrameColumns
 from thunder.domain.errors import DataError, MalformedRow
 from thunder.domain.values import Chunk
 
@@ -32,17 +31,7 @@ _FIELDS = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _OPEN_QUOTE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
-class CsvChunkSource:
-    def __init__(self, path: str | Path, chunk_size: int) -> None:
-        if chunk_size < 1:
-            raise DataError(f"chunk size must be a positive number of rows, got {chunk_size}")
-        self._path = Path(path)
-        self._chunk_size = chunk_size
-
-    @property
-    def name(self) -> str:
-        return str(self._path)
-
+class CsvChunkSource(FileSource):
     def header(self) -> Sequence[str]:
         try:
             with _open_text(self._path) as f:
@@ -89,13 +78,6 @@ class CsvChunkSource:
             raise DataError(f"{self.name}: cannot read ({_reason(e, self._path)})") from None
         if start == 0:
             raise DataError(f"{self.name}: the file has a header but no data rows")
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        with self._path.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        return digest.hexdigest()
 
 
 def _compression(path: Path) -> Codec | None:

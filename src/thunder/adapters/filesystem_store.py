@@ -84,19 +84,22 @@ class FilesystemArtifactStore:
         if not (vdir / MANIFEST).is_file():
             raise ArtifactNotFound(f"{vdir}: no such version (see `thunder versions`)")
         manifest = _manifest(_read(vdir / MANIFEST))
+        wanted = {Path(path).name: path for path in paths}
+        missing = [name for name in wanted if name not in manifest["files"]]
+        if missing:
+            raise ArtifactNotFound(f"{vdir}: this version has no '{missing[0]}'")
         files = {}
-        for path in paths:
-            name = Path(path).name
-            entry = manifest["files"].get(name)
-            if entry is None:
-                raise ArtifactNotFound(f"{vdir}: this version has no '{name}'")
+        # every file of the version is checked, not only the ones asked for: a version that was
+        # tampered with anywhere is refused whole
+        for name, entry in manifest["files"].items():
             data = _read(vdir / name)
             if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
                 raise ArtifactCorrupt(
                     f"{vdir / name}: does not match its checksum in {MANIFEST} (truncated or "
                     "changed after training); restore it or train again"
                 )
-            files[path] = data
+            if name in wanted:
+                files[wanted[name]] = data
         return ArtifactSet(version=str(manifest["version"]), files=files)
 
     def current_version(self) -> str | None:
@@ -183,9 +186,9 @@ class FilesystemArtifactStore:
         return version
 
     def _sweep_staging(self) -> None:
-        """What processes that died mid-write left (SIGKILL, power loss): staged directories
-        and not yet renamed symlinks, both named with the writer's pid."""
-        for d in self.versions.glob(".staging-*"):
+        """What processes that died mid-write left (SIGKILL, power loss): staged directories,
+        pruned ones not yet deleted and not yet renamed symlinks, all named with the pid."""
+        for d in [*self.versions.glob(".staging-*"), *self.versions.glob(".trash-*")]:
             pid = d.name.split("-")[1]
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(d, ignore_errors=True)
@@ -198,7 +201,11 @@ class FilesystemArtifactStore:
         done = self.history()
         for name in done[: max(0, len(done) - self.keep)]:
             if name != current:
-                shutil.rmtree(self.versions / name, ignore_errors=True)
+                # out of `versions/` in one rename first: a kill in the middle of the deletion
+                # then leaves a hidden folder that the next sweep removes, not half a version
+                trash = self.versions / f".trash-{os.getpid()}-{name}"
+                os.rename(self.versions / name, trash)
+                shutil.rmtree(trash, ignore_errors=True)
 
 
 def _names(files: Mapping[str, bytes]) -> dict[str, str]:

@@ -6,17 +6,40 @@ chunks of one pass), timestamps as int64 nanoseconds since the epoch (UTC). Prob
 DataError that names the file, the row (1-based, header excluded) and the column.
 """
 
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from thunder.domain.errors import MalformedRow, MissingColumn, NonFiniteValue
+from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
 from thunder.domain.values import Chunk, IndexArray
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class FileSource:
+    """What every file-backed ChunkSource shares: the path, the chunk size, the fingerprint."""
+
+    def __init__(self, path: str | Path, chunk_size: int) -> None:
+        if chunk_size < 1:
+            raise DataError(f"chunk size must be a positive number of rows, got {chunk_size}")
+        self._path = Path(path)
+        self._chunk_size = chunk_size
+
+    @property
+    def name(self) -> str:
+        return str(self._path)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        with self._path.open("rb") as f:
+            while block := f.read(1 << 20):
+                digest.update(block)
+        return digest.hexdigest()
 
 
 class FrameColumns:

@@ -5,29 +5,17 @@ so memory stays bounded as for CSV; typed columns (timestamps, floats) arrive ty
 text parsing. Frames become Chunks through the same FrameColumns as CSV, with the same checks.
 """
 
-import hashlib
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thunder.adapters.frame_columns import FrameColumns
+from thunder.adapters.frame_columns import FileSource, FrameColumns
 from thunder.domain.errors import DataError
 from thunder.domain.values import Chunk
 
 
-class ParquetChunkSource:
-    def __init__(self, path: str | Path, chunk_size: int) -> None:
-        if chunk_size < 1:
-            raise DataError(f"chunk size must be a positive number of rows, got {chunk_size}")
-        self._path = Path(path)
-        self._chunk_size = chunk_size
-
-    @property
-    def name(self) -> str:
-        return str(self._path)
-
+class ParquetChunkSource(FileSource):
     def header(self) -> Sequence[str]:
         return list(self._open().schema_arrow.names)
 
@@ -49,13 +37,6 @@ class ParquetChunkSource:
             raise DataError(f"{self.name}: cannot read row {start + 1} onwards ({e})") from None
         if start == 0:
             raise DataError(f"{self.name}: the file has columns but no rows")
-
-    def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        with self._path.open("rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
-        return digest.hexdigest()
 
     def _open(self) -> pq.ParquetFile:
         try:
