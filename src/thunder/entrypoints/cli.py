@@ -299,9 +299,9 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"coverage of {target} (share of actuals at or below / inside): {parts}")
     arts = report.get("artifacts", {})
     if arts:
+        lines.append(f"published as version {arts['version']} (`thunder versions` lists them)")
         lines.append(
-            f"version {arts['version']}: model: {arts['model']}  "
-            f"preprocessor: {arts['preprocessor']}  card: {arts['card']}"
+            f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
             + (f"  onnx: {arts['onnx']}" if "onnx" in arts else "")
         )
     return "\n".join(lines)
