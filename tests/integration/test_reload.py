@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import httpx
 import pytest
@@ -53,14 +54,34 @@ def publish_new_card(work: Workspace, trained_at: str) -> None:
     store.publish({**files, card_path: json.dumps(card).encode()})
 
 
-class Load:
+class ClientThreads:
+    """Client threads running `_run` from `with` until its end (joined, 60 s at most)."""
+
+    def __init__(self, url: str, threads: int) -> None:
+        self.url = url
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+
+class Load(ClientThreads):
     """Two clients posting /predict until stopped (at most 5000 requests each)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
+        super().__init__(url, threads=2)
         self.results: Counter[str] = Counter()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(2)]
 
     def _run(self) -> None:
         with httpx.Client(timeout=30) as client:
@@ -73,16 +94,6 @@ class Load:
                     ] += 1
                 except httpx.HTTPError as e:
                     self.results[type(e).__name__] += 1
-
-    def __enter__(self) -> "Load":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(60)
 
 
 def wait_for_model(url: str, trained_at: str, timeout: float = 120) -> None:
@@ -188,14 +199,13 @@ def test_sigterm_lets_the_request_in_flight_finish(trained: Workspace, tmp_path:
     assert "Application shutdown complete" in (tmp_path / "serve.log").read_text()
 
 
-class PacedLoad:
+class PacedLoad(ClientThreads):
     """POST /predict at a fixed total rate from 4 threads until stopped; (time, outcome, s)."""
 
     def __init__(self, url: str, rate: float, threads: int = 4) -> None:
-        self.url, self.interval = url, threads / rate
+        super().__init__(url, threads)
+        self.interval = threads / rate
         self.results: list[tuple[float, str, float]] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run) for _ in range(threads)]
         self.started = time.monotonic()
 
     def _run(self) -> None:
@@ -210,16 +220,6 @@ class PacedLoad:
                     outcome = type(e).__name__
                 self.results.append((t0 - self.started, outcome, time.monotonic() - t0))
                 time.sleep(max(0.0, due - time.monotonic()))
-
-    def __enter__(self) -> "PacedLoad":
-        for t in self._threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for t in self._threads:
-            t.join(60)
 
 
 def worker_pids(supervisor: int) -> list[int]:
