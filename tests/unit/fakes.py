@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -219,7 +220,7 @@ class InMemoryArtifactStore:
     def load(self, paths: Sequence[str], version: str | None = None) -> ArtifactSet:
         missing = [p for p in paths if p not in self.files]
         if missing:
-            raise ArtifactNotFound(f"{missing[0]}: no such artifact")
+            raise ArtifactNotFound(f"{missing[0]}: no such artifact", field=Path(missing[0]).name)
         return ArtifactSet(f"v{self.commits}", {p: self.files[p] for p in paths})
 
     def current_version(self) -> str | None:

@@ -87,7 +87,7 @@ class FilesystemArtifactStore:
         wanted = {Path(path).name: path for path in paths}
         missing = [name for name in wanted if name not in manifest["files"]]
         if missing:
-            raise ArtifactNotFound(f"{vdir}: this version has no '{missing[0]}'")
+            raise ArtifactNotFound(f"{vdir}: this version has no '{missing[0]}'", field=missing[0])
         files = {}
         # every file of the version is checked, not only the ones asked for: a version that was
         # tampered with anywhere is refused whole
@@ -147,8 +147,7 @@ class FilesystemArtifactStore:
         vdir = self.versions / version
         if version not in self.history():
             raise ArtifactNotFound(f"{vdir}: no such version (see `thunder versions`)")
-        manifest = _manifest(_read(vdir / MANIFEST))
-        self.load([str(vdir / name) for name in manifest["files"]], version)
+        self.load([], version)  # a load checks every file of the version
         try:
             _replace_with_symlink(self.current, f"versions/{version}")
             _fsync_dir(self.root)
@@ -242,7 +241,9 @@ def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise ArtifactNotFound(f"{path}: no such artifact (train a model first)") from None
+        raise ArtifactNotFound(
+            f"{path}: no such artifact (train a model first)", field=path.name
+        ) from None
     except OSError as e:
         raise ArtifactError(f"{path}: cannot read ({e.strerror})") from None
 

@@ -105,7 +105,8 @@ def _to_onnx(data: bytes, origin: str, int8: bool) -> bytes:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     _need("onnx", "export --format onnx")
-    _need("onnxruntime", "export --quantize int8")
+    if int8:  # onnxruntime's quantiser
+        _need("onnxruntime", "export --quantize int8")
     return LightningForecaster.from_bytes(data, origin).to_onnx(int8)
 
 

@@ -123,7 +123,7 @@ class LoadModel:
                 arts = self._store.load([s.card_path(), s.preprocessor_path, model_file])
                 return arts, model_file, load_model
             except ArtifactNotFound as e:
-                if Path(model_file).name not in e.message:
+                if e.field != Path(model_file).name:  # not the model file: the card, say
                     raise
                 if n + 1 < len(self._models):
                     continue  # the version has no such file: the next kind of model
