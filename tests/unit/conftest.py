@@ -12,6 +12,7 @@ from tests.unit.fakes import (
     FakeForecaster,
     FakePreprocessor,
     InMemoryArtifactStore,
+    InMemoryReportWriter,
     InMemoryRowCache,
 )
 from thunder.app.container import Container
@@ -56,6 +57,7 @@ def container(settings: Settings, store: InMemoryArtifactStore) -> Iterator[Cont
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
     c.forecaster_loader.override(FakeForecaster.from_bytes)
+    c.report_writer.override(providers.Singleton(InMemoryReportWriter))
     c.forecaster.override(providers.Factory(FakeForecaster, (0,), settings.window.future_steps))
     yield c
     c.unwire()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
+from thunder.domain.evaluation import ForecastReport
 from thunder.domain.ports import WindowStream
 from thunder.domain.table import RowCounter
 from thunder.domain.values import ArtifactSet, Chunk, FitResult, FloatArray, Prediction
@@ -241,3 +242,22 @@ class InMemoryArtifactStore:
         self.files = dict(files)
         self.commits += 1
         return f"v{self.commits}"
+
+
+class InMemoryReportWriter:
+    """ReportWriter keeping each report by directory; can be told to fail or to lack plots."""
+
+    def __init__(self, plots: bool = True, fail: bool = False) -> None:
+        self.reports: dict[str, ForecastReport] = {}
+        self._plots = plots
+        self.fail = fail
+
+    @property
+    def plots(self) -> bool:
+        return self._plots
+
+    def write(self, report: ForecastReport, directory: str) -> list[str]:
+        if self.fail:
+            raise ArtifactError(f"cannot write the report to {directory}: disk full (simulated)")
+        self.reports[directory] = report
+        return [f"{directory}/metrics.json", f"{directory}/index.html"]

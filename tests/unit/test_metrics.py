@@ -59,3 +59,17 @@ def test_coverage_counts_actuals_below_each_level_and_inside_each_central_band()
 
 def test_level_names_are_percentages() -> None:
     assert [level_name(a) for a in (0.1, 0.5, 0.975, 0.025)] == ["q10", "q50", "q97.5", "q2.5"]
+
+
+def test_errors_by_horizon_step_average_to_the_overall_errors() -> None:
+    acc = ErrorAccumulator(["y", "z"])
+    actual = np.zeros((2, 3, 2), dtype=np.float32)  # [2 windows, 3 steps, 2 targets]
+    forecast = np.array([1.0, 2.0, 3.0], dtype=np.float32)[None, :, None] * [[1, 10]] + actual
+    acc.add(forecast[:1], actual[:1])
+    acc.add(forecast[1:], actual[1:])
+    steps = acc.by_step({"y": 2.0})
+    assert [s.mae for s in steps["y"]] == pytest.approx([1, 2, 3])
+    assert [s.mae for s in steps["z"]] == pytest.approx([10, 20, 30])
+    assert [s.mase for s in steps["y"]] == pytest.approx([0.5, 1, 1.5])
+    assert acc.result()["z"].mae == pytest.approx(20)
+    assert acc.count == 6

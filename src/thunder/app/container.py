@@ -9,9 +9,11 @@ from dependency_injector import containers, providers
 
 from thunder.adapters.binary_cache import BinaryRowCache
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
+from thunder.adapters.html_report import HtmlReportWriter
 from thunder.adapters.output_dirs import Output, check_writable
 from thunder.adapters.sources import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
+from thunder.app.evaluate import TEST_SPLIT, EvaluateModel, report_dir
 from thunder.app.export import ExportModel
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
@@ -25,6 +27,7 @@ from thunder.domain.ports import (
     Predictor,
     Preprocessor,
     Progress,
+    ReportWriter,
     RowCache,
 )
 
@@ -142,6 +145,16 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _report_writer() -> ReportWriter:
+    """Reports with plots when matplotlib (the report extra) is installed, else tables only.
+    matplotlib loads here, on first use: `import thunder` and serving never pay for it."""
+    if not _installed("matplotlib"):
+        return HtmlReportWriter(None)
+    from thunder.adapters.report_plots import draw
+
+    return HtmlReportWriter(draw)
+
+
 def _preprocessor(columns: Sequence[str]) -> Preprocessor:
     from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
 
@@ -199,6 +212,7 @@ class Container(containers.DeclarativeContainer):
     # `chunk` calls it first: an unwritable output fails in a blink, not after the training
     check_outputs = providers.Callable(check_writable, providers.Callable(_outputs, settings))
     preprocessor_factory = providers.Object(_preprocessor)
+    report_writer: providers.Provider[ReportWriter] = providers.Factory(_report_writer)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         _lightning_forecaster,
         network=providers.Callable(network_config, settings),
@@ -214,6 +228,8 @@ class Container(containers.DeclarativeContainer):
         progress=progress_reporter,
         cache=row_cache,
         to_onnx=providers.Callable(_onnx_exporter),
+        reports=report_writer,
+        report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
     )
     backend = providers.Callable(_backend, settings)  # serving_config.backend, `serve --backend`
     forecaster_loader = providers.Object(_load_forecaster)  # the torch weights
@@ -227,6 +243,13 @@ class Container(containers.DeclarativeContainer):
     )
     export_model: providers.Provider[ExportModel] = providers.Factory(
         ExportModel, settings=settings, store=artifact_store, to_onnx=providers.Object(_to_onnx)
+    )
+    evaluate_model: providers.Provider[EvaluateModel] = providers.Factory(
+        EvaluateModel,
+        settings=settings,
+        model=load_model,
+        progress=progress_reporter,
+        reports=report_writer,
     )
     versions: providers.Provider[Versions] = providers.Factory(
         Versions, settings=settings, store=artifact_store

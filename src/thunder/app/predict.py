@@ -37,6 +37,15 @@ class Forecast:
         self.loaded_at = time.time()
         self.warmed_up = False
 
+    @property
+    def predictor(self) -> Predictor:
+        """The loaded model: scaled input windows in, scaled forecasts out."""
+        return self._forecaster
+
+    @property
+    def preprocessor(self) -> Preprocessor:
+        return self._preprocessor
+
     def warm_up(self, passes: int = 3) -> None:
         """Forward passes on a dummy window, so real requests pay no lazy set-up: the first
         compiles the inference graph (~0.2 s), the next ones let TorchScript's profiling

@@ -4,41 +4,33 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from thunder.app.export import OnnxExporter
-from thunder.app.settings import TIME_COLUMN_GUESSES, Settings
-from thunder.domain.calendar import with_calendar
-from thunder.domain.checking import RowChecker
-from thunder.domain.errors import MissingColumn, NotEnoughData
-from thunder.domain.metrics import (
-    CoverageAccumulator,
-    ErrorAccumulator,
-    infer_season,
-    naive_scale,
-    seasonal_naive,
-)
+from thunder.app.settings import Settings
+from thunder.app.windows import checked_rows, scaled_windows, score
+from thunder.domain.errors import NotEnoughData
+from thunder.domain.evaluation import Evaluation, ForecastReport, spread
+from thunder.domain.metrics import infer_season, naive_scale
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
     Forecaster,
     Preprocessor,
     Progress,
+    ReportWriter,
     RowCache,
     Table,
     WindowStream,
 )
 from thunder.domain.splitting import plan_split, rows_of, split_origins, windows_in
-from thunder.domain.streams import Restartable
 from thunder.domain.table import StreamedTable
-from thunder.domain.values import Chunk, Columns, ModelCard, SplitPlan
-from thunder.domain.windowing import WindowCutter
+from thunder.domain.values import Columns, ModelCard, SplitPlan
 
 log = logging.getLogger("thunder")
 
@@ -46,6 +38,7 @@ PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
 CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 VERSIONED = ("thunder", "torch", "pytorch-lightning", "scikit-learn", "numpy", "pandas")
+SAMPLE_WINDOWS = 4  # test windows drawn whole in the report, spread over the split
 
 
 @dataclass(frozen=True)
@@ -72,6 +65,8 @@ class TrainFromChunks:
         progress: Progress,
         cache: RowCache | None,
         to_onnx: OnnxExporter | None = None,
+        reports: ReportWriter | None = None,
+        report_dir: str | None = None,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
@@ -80,6 +75,8 @@ class TrainFromChunks:
         self._progress = progress
         self._cache = cache
         self._to_onnx = to_onnx  # when set, each version gets an ONNX export of its model too
+        self._reports = reports  # when set, the test split's report is written to report_dir
+        self._report_dir = report_dir
 
     def __call__(self, source: ChunkSource, *, resume: bool = False) -> dict[str, Any]:
         """Train, evaluate and commit. `resume` continues an interrupted run of the same data
@@ -87,16 +84,10 @@ class TrainFromChunks:
         prep = self._prepare(source)
         cols, plan, window = prep.columns, prep.plan, self._settings.window
         stride = self._settings.preprocessing_config.split_config.eval_stride
-        scaled = Restartable(lambda: self._scaled_chunks(prep))
-        cutter = WindowCutter(
-            window,
-            [cols.scaled.index(c) for c in cols.inputs],
-            [cols.scaled.index(c) for c in cols.targets],
-        )
+        cut = scaled_windows(prep.table, prep.preprocessor, cols, window)
 
         def windows(part: str, step: int) -> WindowStream:
-            wanted = split_origins(plan, part, window, step)
-            return Restartable(lambda: cutter.cut(scaled, wanted))
+            return cut(split_origins(plan, part, window, step))
 
         forecaster = self._new_forecaster()
         fit = forecaster.fit(
@@ -107,27 +98,17 @@ class TrainFromChunks:
             resume=resume,
         )
         season = prep.season if prep.season and prep.season <= window.past_steps else None
-        model_err, naive_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
-        seasonal_err, scaled_err = ErrorAccumulator(cols.targets), ErrorAccumulator(cols.targets)
-        coverage: CoverageAccumulator | None = None
-        pre = prep.preprocessor
-        for wb in windows("test", stride):
-            pred = forecaster.predict(wb.x)
-            scaled_err.add(pred.point, wb.y)
-            pred = pred.map(lambda y: pre.inverse_transform(y, cols.targets))
-            actual = pre.inverse_transform(wb.y, cols.targets)  # [n, future, T]
-            history = pre.inverse_transform(wb.history, cols.targets)  # [n, past, T]
-            model_err.add(pred.point, actual)
-            if pred.quantiles is not None:
-                coverage = coverage or CoverageAccumulator(cols.targets, pred.levels)
-                coverage.add(pred.quantiles, actual)
-            naive_err.add(seasonal_naive(history, window.future_steps, 1), actual)
-            if season:
-                seasonal_err.add(seasonal_naive(history, window.future_steps, season), actual)
-        baselines = {"naive_last": _stats(naive_err, prep.naive_mae)}
-        if season:
-            baselines["seasonal_naive"] = _stats(seasonal_err, prep.naive_mae)
-
+        test_windows = windows_in(plan, "test", window, stride)
+        scored = score(
+            windows("test", stride),
+            forecaster,
+            prep.preprocessor,
+            cols.targets,
+            season=season,
+            scale=prep.naive_mae,
+            sample_at=spread(SAMPLE_WINDOWS, test_windows),
+        )
+        metrics = scored.evaluation.as_dict()
         report: dict[str, Any] = {
             "data": {
                 "file": source.name,
@@ -154,19 +135,23 @@ class TrainFromChunks:
                 "log_dir": fit.log_dir,
             },
             "test": {
-                "windows": windows_in(plan, "test", window, stride),
-                "loss_scaled": _mse(scaled_err),
-                **_stats(model_err, prep.naive_mae),
+                "windows": test_windows,
+                "loss_scaled": scored.loss_scaled,
+                **metrics["model"],
             },
-            **({"coverage": coverage.result()} if coverage else {}),
-            "baselines": baselines,
+            **({"coverage": metrics["coverage"]} if "coverage" in metrics else {}),
+            "baselines": metrics["baselines"],
             "season_length": season,
+            "by_step": metrics["by_step"],
+            "mase_scale": prep.naive_mae,  # evaluate scales MASE by the train rows' too
         }
         card = ModelCard(
             columns=cols,
             window=window,
             config=self._settings.model_dump(mode="json", by_alias=True),
-            metrics={k: report[k] for k in ("test", "baselines", "coverage") if k in report},
+            metrics={
+                k: report[k] for k in ("test", "baselines", "coverage", "mase_scale") if k in report
+            },
             data=report["data"],
             versions=_versions(),
             trained_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -189,7 +174,26 @@ class TrainFromChunks:
             "preprocessor": s.preprocessor_path,
             "card": s.card_path(),
         }
+        written = self._write_report(source.name, version, scored.evaluation)
+        if written is not None:
+            report["report"] = written
         return report
+
+    def _write_report(
+        self, data: str, version: str, evaluation: Evaluation
+    ) -> dict[str, Any] | None:
+        """The test split's report; a failure to write it never costs the published model."""
+        if self._reports is None or self._report_dir is None:
+            return None
+        report = ForecastReport(
+            f"Test split of {Path(data).name}", data, version, self._settings.window, evaluation
+        )
+        try:
+            files = self._reports.write(report, self._report_dir)
+        except Exception as e:  # a plotting or disk problem must not fail a finished run
+            log.warning("the test report was not written: %s", e)
+            return None
+        return {"dir": self._report_dir, "files": files, "plots": self._reports.plots}
 
     def _export_onnx(self, model: bytes) -> bytes | None:
         """The ONNX export for fast serving; a failure to export never costs the trained model,
@@ -211,27 +215,9 @@ class TrainFromChunks:
     def _prepare(self, source: ChunkSource) -> Prepared:
         """Check and count every row once (into the cache), then fit the scaler on train rows."""
         start = time.perf_counter()
-        header = list(source.header())
         cfg = self._settings.preprocessing_config
-        cols = self._settings.columns(header)
-        for name, column in (("time_column", cols.time), ("id_column", cfg.id_column)):
-            if column is not None and column not in header:
-                raise MissingColumn(
-                    f"{source.name}: no column '{column}' (preprocessing_config.{name}); "
-                    f"the header has {', '.join(map(repr, header))}",
-                    field=f"preprocessing_config.{name}",
-                )
-        if cols.calendar and cols.time is None:
-            raise MissingColumn(
-                f"{source.name}: calendar_features need a time column, and the header has none "
-                f"of {', '.join(TIME_COLUMN_GUESSES)}; set preprocessing_config.time_column",
-                field="preprocessing_config.time_column",
-            )
-        checker = RowChecker(source.name, cols.read, cfg.missing, cols.time)
-
-        def rows() -> Iterator[Chunk]:
-            checked = checker(source.chunks(cols.read, time=cols.time, series=cfg.id_column))
-            return with_calendar(checked, cols.calendar) if cols.calendar else checked
+        cols = self._settings.columns(list(source.header()))
+        rows = checked_rows(source, cols, cfg.id_column, cfg.missing)
 
         fingerprint = source.fingerprint()
         table: Table | None = None
@@ -276,24 +262,11 @@ class TrainFromChunks:
             season,
         )
 
-    def _scaled_chunks(self, prep: Prepared) -> Iterator[Chunk]:
-        for chunk in prep.table.chunks():
-            values = prep.preprocessor.transform(chunk.values, prep.columns.scaled)
-            yield Chunk(chunk.start, values, chunk.series, None, chunk.names)
-
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:
     """Names what was cached: the file's bytes and every setting that changes the checked rows."""
     what = [CACHE_LAYOUT, fingerprint, cols.scaled, cols.time, id_column, missing]
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
-
-
-def _stats(err: ErrorAccumulator, scale: dict[str, float]) -> dict[str, dict[str, float]]:
-    return {t: e.as_dict() for t, e in err.result(scale).items()}
-
-
-def _mse(err: ErrorAccumulator) -> float:
-    return float(np.mean([e.rmse**2 for e in err.result().values()]))
 
 
 def _versions() -> dict[str, str]:

@@ -9,14 +9,16 @@ from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan, leve
 
 
 class ErrorAccumulator:
-    """Sums |e|, e^2 and the sMAPE terms per target over every (window, step) seen, in float64."""
+    """Sums |e|, e^2 and the sMAPE terms per horizon step and target over every window seen, in
+    float64: the totals are the sums over the steps."""
 
     def __init__(self, targets: Sequence[str]) -> None:
         self._targets = tuple(targets)
-        self._abs = np.zeros(len(targets))
-        self._sq = np.zeros(len(targets))
-        self._smape = np.zeros(len(targets))
-        self._count = 0
+        # [future, targets] each, sized by the first batch (the horizon is the data's)
+        self._abs = np.zeros((0, len(targets)))
+        self._sq = np.zeros((0, len(targets)))
+        self._smape = np.zeros((0, len(targets)))
+        self._windows = 0
 
     def add(self, forecast: FloatArray, actual: FloatArray) -> None:
         """forecast, actual: [n, future, targets] in the data's own units."""
@@ -25,29 +27,50 @@ class ErrorAccumulator:
         denom = np.abs(a) + np.abs(f)
         # 0/0 (both zero) is a perfect forecast: it adds 0, not NaN
         ratio = np.divide(2 * np.abs(err), denom, out=np.zeros_like(err), where=denom > 0)
-        self._abs += np.abs(err).sum(axis=(0, 1))
-        self._sq += np.square(err).sum(axis=(0, 1))
-        self._smape += ratio.sum(axis=(0, 1))
-        self._count += err.shape[0] * err.shape[1]
+        if self._windows == 0:
+            shape = (err.shape[1], err.shape[2])
+            self._abs, self._sq, self._smape = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        self._abs += np.abs(err).sum(axis=0)  # [future, targets]
+        self._sq += np.square(err).sum(axis=0)
+        self._smape += ratio.sum(axis=0)
+        self._windows += err.shape[0]
 
     @property
     def count(self) -> int:
-        return self._count
+        """(window, step) pairs seen."""
+        return self._windows * self._abs.shape[0]
 
     def result(self, scale: Mapping[str, float] | None = None) -> dict[str, ErrorStats]:
         """`scale`: the in-sample naive MAE per target (see naive_scale), for MASE."""
-        n = max(self._count, 1)
-        out = {}
-        for i, t in enumerate(self._targets):
-            mae = float(self._abs[i] / n)
-            denom = (scale or {}).get(t)
-            out[t] = ErrorStats(
-                mae=mae,
-                rmse=float(np.sqrt(self._sq[i] / n)),
-                smape=float(100 * self._smape[i] / n),
-                mase=mae / denom if denom else None,
-            )
-        return out
+        n = max(self.count, 1)
+        a, q, s = self._abs.sum(axis=0), self._sq.sum(axis=0), self._smape.sum(axis=0)
+        return {
+            t: _stats(a[i], q[i], s[i], n, (scale or {}).get(t))
+            for i, t in enumerate(self._targets)
+        }
+
+    def by_step(self, scale: Mapping[str, float] | None = None) -> dict[str, list[ErrorStats]]:
+        """The same errors for each horizon step on its own: {target: [step 1, step 2, ...]}."""
+        n = max(self._windows, 1)
+        return {
+            t: [
+                _stats(a, q, s, n, (scale or {}).get(t))
+                for a, q, s in zip(self._abs[:, i], self._sq[:, i], self._smape[:, i], strict=True)
+            ]
+            for i, t in enumerate(self._targets)
+        }
+
+
+def _stats(
+    abs_sum: float, sq_sum: float, smape_sum: float, n: int, scale: float | None
+) -> ErrorStats:
+    mae = float(abs_sum / n)
+    return ErrorStats(
+        mae=mae,
+        rmse=float(np.sqrt(sq_sum / n)),
+        smape=float(100 * smape_sum / n),
+        mase=mae / scale if scale else None,
+    )
 
 
 class CoverageAccumulator:

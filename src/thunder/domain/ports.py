@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
+from thunder.domain.evaluation import ForecastReport
 from thunder.domain.values import (
     ArtifactSet,
     Chunk,
@@ -152,4 +153,18 @@ class ArtifactStore(Protocol):
 
     def activate(self, version: str) -> None:
         """Make a kept version the current one (a rollback)."""
+        ...
+
+
+class ReportWriter(Protocol):
+    """Writes a forecast report as files: metrics.json, PNG plots and one self-contained
+    index.html that shows them."""
+
+    @property
+    def plots(self) -> bool:
+        """False when it writes the metrics and tables only (the plotting library is missing)."""
+        ...
+
+    def write(self, report: ForecastReport, directory: str) -> list[str]:
+        """Replace `directory` with the report, whole or not at all; the files written."""
         ...

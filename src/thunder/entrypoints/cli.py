@@ -147,6 +147,52 @@ def chunk(
 
 
 @cli.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV (or Parquet, compressed CSV) with the columns the model was trained on.",
+)
+@config_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="report folder, replaced whole (default: reports/<input name>/ beside the model)",
+)
+@click.option(
+    "--size", type=click.IntRange(min=1), default=10_000, show_default=True, help="Rows per chunk."
+)
+@click.pass_context
+def evaluate(
+    ctx: click.Context, input_path: str, config: str | None, out: str | None, size: int
+) -> None:
+    """Score the current model on INPUT (every window) next to the naive baselines, per target
+    and horizon step; write metrics.json, PNG figures and a self-contained index.html."""
+    container = _container(ctx, config)
+    container.progress.override(sys.stderr.isatty())
+    container.chunk_rows.override(size)
+    done = container.evaluate_model()(container.chunk_source(path=input_path), out)
+    ev = done.report.evaluation.as_dict()
+    season = ev["season_length"]
+    click.echo(
+        f"evaluated version {done.report.version} on {input_path}: {ev['windows']} windows; "
+        "baselines on the same windows: naive = last value"
+        + (f", seasonal = the last {season} rows repeated" if season else "")
+    )
+    for line in metrics_table(ev["model"], ev["baselines"], ev.get("coverage", {})):
+        click.echo(line)
+    for target, steps in ev["by_step"]["model"].items():
+        maes = steps["mae"]
+        click.echo(
+            f"{target} MAE by horizon step: {maes[0]:.4f} (step 1) .. {maes[-1]:.4f} "
+            f"(step {len(maes)})"
+        )
+    click.echo(_report_line("report", done.directory, done.plots))
+
+
+@cli.command()
 @config_option
 @click.option("--format", "fmt", type=click.Choice(["onnx"]), default="onnx", show_default=True)
 @click.option(
@@ -271,8 +317,6 @@ def serve(
 
 def format_summary(report: dict[str, Any]) -> str:
     data, train, test = report["data"], report["train"], report["test"]
-    naive = report["baselines"]["naive_last"]
-    seasonal = report["baselines"].get("seasonal_naive", {})
     season = report.get("season_length")
     lines = [
         f"data: {data['rows']} rows (train {data['train_rows']}, val {data['val_rows']}, "
@@ -282,21 +326,8 @@ def format_summary(report: dict[str, Any]) -> str:
         + (" (found by --find-lr)" if train.get("lr_found") else ""),
         f"test: {test['windows']} windows; baselines on the same windows: naive = last value"
         + (f", seasonal = the last {season} rows repeated" if season else ""),
-        f"{'target':<14}{'MAE':>9}{'RMSE':>9}{'sMAPE%':>8}{'MASE':>7}{'naive MAE':>11}"
-        f"{'seasonal MAE':>14}{'MAE/naive':>11}",
+        *metrics_table(test, report["baselines"], report.get("coverage", {})),
     ]
-    for target, stats in naive.items():
-        m = test[target]
-        ratio = m["mae"] / stats["mae"] if stats["mae"] else float("nan")
-        mase = f"{m['mase']:>7.3f}" if "mase" in m else f"{'-':>7}"
-        snaive = f"{seasonal[target]['mae']:>14.4f}" if target in seasonal else f"{'-':>14}"
-        lines.append(
-            f"{target:<14}{m['mae']:>9.4f}{m['rmse']:>9.4f}{m['smape']:>8.2f}{mase}"
-            f"{stats['mae']:>11.4f}{snaive}{ratio:>11.3f}"
-        )
-    for target, shares in report.get("coverage", {}).items():
-        parts = ", ".join(f"{name} {share:.1%}" for name, share in shares.items())
-        lines.append(f"coverage of {target} (share of actuals at or below / inside): {parts}")
     arts = report.get("artifacts", {})
     if arts:
         lines.append(f"published as version {arts['version']} (`thunder versions` lists them)")
@@ -304,7 +335,42 @@ def format_summary(report: dict[str, Any]) -> str:
             f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
             + (f"  onnx: {arts['onnx']}" if "onnx" in arts else "")
         )
+    if "report" in report:
+        lines.append(
+            _report_line("test report", report["report"]["dir"], report["report"]["plots"])
+        )
     return "\n".join(lines)
+
+
+def metrics_table(
+    model: dict[str, Any], baselines: dict[str, Any], coverage: dict[str, Any]
+) -> list[str]:
+    """Per target: the model's errors next to the naive and seasonal-naive ones."""
+    naive, seasonal = baselines["naive_last"], baselines.get("seasonal_naive", {})
+    lines = [
+        f"{'target':<14}{'MAE':>9}{'RMSE':>9}{'sMAPE%':>8}{'MASE':>7}{'naive MAE':>11}"
+        f"{'seasonal MAE':>14}{'MAE/naive':>11}",
+    ]
+    for target, stats in naive.items():
+        m = model[target]
+        ratio = m["mae"] / stats["mae"] if stats["mae"] else float("nan")
+        mase = f"{m['mase']:>7.3f}" if "mase" in m else f"{'-':>7}"
+        snaive = f"{seasonal[target]['mae']:>14.4f}" if target in seasonal else f"{'-':>14}"
+        lines.append(
+            f"{target:<14}{m['mae']:>9.4f}{m['rmse']:>9.4f}{m['smape']:>8.2f}{mase}"
+            f"{stats['mae']:>11.4f}{snaive}{ratio:>11.3f}"
+        )
+    for target, shares in coverage.items():
+        parts = ", ".join(f"{name} {share:.1%}" for name, share in shares.items())
+        lines.append(f"coverage of {target} (share of actuals at or below / inside): {parts}")
+    return lines
+
+
+def _report_line(label: str, directory: str, plots: bool) -> str:
+    page = str(Path(directory) / "index.html")
+    if plots:
+        return f"{label}: {page} (metrics.json and the PNG figures beside it)"
+    return f"{label}: {page} (tables only: plots need pip install 'thunder[report]')"
 
 
 def main(argv: list[str] | None = None) -> None:
