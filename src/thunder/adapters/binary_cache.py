@@ -85,7 +85,10 @@ class BinaryRowCache:
     def build(self, key: str, rows: Iterable[Chunk], origin: str) -> CachedTable:
         self._dir.mkdir(parents=True, exist_ok=True)
         base = self._dir / key
-        staged = {s: base.with_name(f".{key}{s}.tmp") for s in (".f32", ".i32", ".json")}
+        # the pid: ranks of a distributed run without a shared filesystem may build one entry at once
+        staged = {
+            s: base.with_name(f".{key}{s}.{os.getpid()}.tmp") for s in (".f32", ".i32", ".json")
+        }
         counter = RowCounter()
         total, width = 0, 0
         try:

@@ -74,3 +74,14 @@ class MissingExtra(ThunderError):
     """An optional feature whose packages are not installed: names the pip extra."""
 
     code = "missing_extra"
+
+
+class ClusterError(ThunderError):
+    """A distributed run cannot start, or another of its processes stopped."""
+
+    code = "cluster_error"
+
+
+class PeerStopped(ClusterError):
+    """Rank 0 of a distributed run stopped with an error of its own, which it reports; the other
+    ranks exit quietly."""

@@ -4,7 +4,8 @@ Shuffling goes through a bounded buffer (`buffer_windows`), seeded per epoch, so
 bounded however long the stream is, and every window is yielded exactly once per epoch.
 """
 
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,17 +24,23 @@ class WindowBatches(IterableDataset[tuple[Tensor, Tensor]]):
         shuffle: bool = False,
         seed: int = 0,
         buffer_windows: int = 4096,
+        sizes: Sequence[int] | None = None,
     ) -> None:
+        """`sizes`: the exact batch sizes of an epoch (see domain.sharding.batch_sizes), so each
+        process of a distributed run yields as many batches as every other; None: batches of
+        `batch_size` and whatever is left at the end."""
         self._stream = stream
         self._batch = batch_size
         self._shuffle = shuffle
         self._seed = seed
         self._buffer = max(buffer_windows, batch_size)
+        self._sizes = None if sizes is None else tuple(sizes)
         self._epoch = 0
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         rng = np.random.default_rng((self._seed, self._epoch))
         self._epoch += 1
+        plan = None if self._sizes is None else deque(self._sizes)
         xs: list[np.ndarray] = []
         ys: list[np.ndarray] = []
         held = 0
@@ -43,17 +50,38 @@ class WindowBatches(IterableDataset[tuple[Tensor, Tensor]]):
             held += len(wb)
             if held >= self._buffer:
                 x, y = np.concatenate(xs), np.concatenate(ys)
-                keep = len(x) - len(x) % self._batch  # the remainder waits for the next buffer
-                yield from self._batches(x[:keep], y[:keep], rng)
+                sizes = self._fitting(len(x), plan)
+                keep = sum(sizes)  # the remainder waits for the next buffer
+                yield from self._batches(x[:keep], y[:keep], rng, sizes)
                 xs, ys, held = [x[keep:]], [y[keep:]], len(x) - keep
+        if plan is not None and sum(plan) != held:
+            raise RuntimeError(
+                f"the stream held {held} windows where the batch plan wanted {sum(plan)}"
+            )
         if held:
-            yield from self._batches(np.concatenate(xs), np.concatenate(ys), rng)
+            sizes = self._fitting(held, plan)
+            if plan is None and held % self._batch:
+                sizes.append(held % self._batch)
+            yield from self._batches(np.concatenate(xs), np.concatenate(ys), rng, sizes)
+
+    def _fitting(self, windows: int, plan: deque[int] | None) -> list[int]:
+        """The next batch sizes that `windows` windows fill completely."""
+        if plan is None:
+            return [self._batch] * (windows // self._batch)
+        sizes: list[int] = []
+        while plan and plan[0] <= windows:
+            windows -= plan[0]
+            sizes.append(plan.popleft())
+        return sizes
 
     def _batches(
-        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+        self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator, sizes: Sequence[int]
     ) -> Iterator[tuple[Tensor, Tensor]]:
         if self._shuffle:
             order = rng.permutation(len(x))
             x, y = x[order], y[order]
-        for i in range(0, len(x), self._batch):
-            yield torch.from_numpy(x[i : i + self._batch]), torch.from_numpy(y[i : i + self._batch])
+        start = 0
+        for size in sizes:
+            end = start + size
+            yield torch.from_numpy(x[start:end]), torch.from_numpy(y[start:end])
+            start = end

@@ -7,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics import MeanMetric
 
 from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
 
@@ -41,6 +42,9 @@ class ForecastModule(pl.LightningModule):
         self.warmup_steps = warmup_steps
         self.total_steps = total_steps
         self.windows_seen = 0
+        # the val loss as a weighted mean of every val window's loss; in a distributed run the
+        # sums and counts are added up over the ranks, so it equals the one-process figure
+        self.val_loss = MeanMetric()
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)  # type: ignore[no-any-return]
@@ -59,7 +63,8 @@ class ForecastModule(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self.log("val_loss", self._loss(batch), prog_bar=True, batch_size=batch[0].shape[0])
+        self.val_loss.update(self._loss(batch), weight=batch[0].shape[0])
+        self.log("val_loss", self.val_loss, prog_bar=True, on_step=False, on_epoch=True)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.log("test_loss", self._loss(batch), batch_size=batch[0].shape[0])
