@@ -51,7 +51,7 @@ def test_the_report_holds_pngs_metrics_and_a_page_that_embeds_them(tmp_path: Pat
     ]
     pngs = sorted(out.glob("*.png"))
     for png in pngs:
-        assert png.read_bytes().startswith(PNG) and 10_000 < png.stat().st_size < 400_000
+        assert png.read_bytes().startswith(PNG) and 5_000 < png.stat().st_size < 200_000
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 2
     assert "http://" not in page and "https://" not in page and "<script" not in page

@@ -9,6 +9,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+from PIL import Image
 
 from thunder.domain.evaluation import NAIVE, SEASONAL, ForecastReport, SampleWindow
 from thunder.domain.values import level_name
@@ -84,6 +85,7 @@ def _one_window(
     ax.axvline(0.5, color="#999999", lw=0.8, ls=":")
     ax.set_title(f"window {sample.index + 1} of {windows}", fontsize=10)
     ax.set_xlabel("steps from the forecast origin")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
 
 
@@ -126,12 +128,16 @@ def _bands(levels: Sequence[float]) -> list[tuple[int, int]]:
 
 
 def _png(fig: Figure) -> bytes:
+    """The figure as a PNG with a 128-colour palette: a third of the RGB file's size and no
+    visible change (flat colours and their anti-aliased edges)."""
     FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(
-        buf, format="png", dpi=DPI, metadata={"Software": None}, pil_kwargs={"optimize": True}
-    )
-    return buf.getvalue()
+    rgb = io.BytesIO()
+    fig.savefig(rgb, format="png", dpi=DPI, metadata={"Software": None})
+    rgb.seek(0)
+    out = io.BytesIO()
+    with Image.open(rgb) as image:
+        image.convert("RGB").quantize(colors=128).save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
 def draw(report: ForecastReport) -> list[tuple[str, str, bytes]]:

@@ -53,7 +53,10 @@ class EvaluateModel:
         """Score the current model on `source`; write the report to `out` (default: the
         reports folder beside the model, named after the file)."""
         if not self._reports.plots:
-            raise MissingExtra("evaluate draws plots: pip install 'thunder[report]'")
+            raise MissingExtra(
+                "evaluate draws its figures with matplotlib, which is not installed: "
+                "pip install 'thunder[report]'"
+            )
         loaded = self._model()
         cols, window, pre = loaded.card.columns, loaded.card.window, loaded.preprocessor
         cfg = self._settings.preprocessing_config
