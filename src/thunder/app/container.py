@@ -1,9 +1,10 @@
 """The composition root: the one place that picks concrete adapters for the ports."""
 
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
@@ -18,18 +19,22 @@ from thunder.app.export import ExportModel
 from thunder.app.predict import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
+from thunder.app.tune import TrialTrainer, TuneHyperparameters
 from thunder.app.versions import Versions
 from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
+    ExperimentTracker,
     Forecaster,
+    HyperparameterSearch,
     Predictor,
     Preprocessor,
     Progress,
     ReportWriter,
     RowCache,
 )
+from thunder.domain.tuning import EpochHook
 
 if TYPE_CHECKING:  # at run time these load on first use: see _lightning_forecaster
     from thunder.adapters.lightning.forecaster import TrainingOptions
@@ -57,7 +62,9 @@ def network_config(settings: Settings) -> "NetworkConfig":
     )
 
 
-def training_options(settings: Settings, progress: bool, find_lr: bool) -> "TrainingOptions":
+def training_options(
+    settings: Settings, progress: bool, find_lr: bool, epoch_end: EpochHook | None = None
+) -> "TrainingOptions":
     from thunder.adapters.lightning.forecaster import TrainingOptions
 
     t = settings.training_config
@@ -78,6 +85,11 @@ def training_options(settings: Settings, progress: bool, find_lr: bool) -> "Trai
         warmup_steps=t.warmup_steps,
         gradient_clip_val=t.gradient_clip_val,
         log_dir=str(settings.log_dir()),
+        logger=t.logger,
+        tracking_uri=_tracking_uri(settings) if t.logger == "mlflow" else None,
+        experiment=t.experiment,
+        artifact_location=_artifact_location(settings),
+        epoch_end=epoch_end,
         checkpoint_dir=str(settings.checkpoint_dir()),
         find_lr=find_lr,
     )
@@ -155,6 +167,68 @@ def _report_writer() -> ReportWriter:
     return HtmlReportWriter(draw)
 
 
+def _tracking_uri(settings: Settings) -> str:
+    """training_config.mlflow_tracking_uri, else $MLFLOW_TRACKING_URI, else a SQLite file beside
+    the model (MLflow 3 refuses its old ./mlruns file store unless told otherwise)."""
+    configured = settings.training_config.mlflow_tracking_uri
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking(settings)
+
+
+def _default_tracking(settings: Settings) -> str:
+    return f"sqlite:///{(settings.artifact_dir() / 'mlruns.db').resolve()}"
+
+
+def _artifact_location(settings: Settings) -> str | None:
+    """With the default store, run files go to mlruns/ beside the model, not into the cwd."""
+    if _tracking_uri(settings) != _default_tracking(settings):
+        return None  # a tracking server places them itself
+    return str((settings.artifact_dir() / "mlruns").resolve())
+
+
+def _tracker(settings: Settings) -> ExperimentTracker | None:
+    if settings.training_config.logger != "mlflow":
+        return None
+    from thunder.adapters.mlflow_tracker import MlflowTracker
+
+    return MlflowTracker(_tracking_uri(settings))
+
+
+def _check_extras(settings: Settings) -> None:
+    """Before any data is read: the packages training_config.logger needs."""
+    logger = settings.training_config.logger
+    if logger == "tensorboard" and not _installed("tensorboard"):
+        raise MissingExtra(
+            "training_config.logger 'tensorboard' needs tensorboard: pip install tensorboard"
+        )
+    if logger == "mlflow" and not all(map(_installed, ("mlflow", "sqlalchemy", "alembic"))):
+        raise MissingExtra(
+            "training_config.logger 'mlflow' needs the mlflow extra: pip install 'thunder[mlflow]'"
+        )
+
+
+def _open_search(storage: str, study: str, seed: int) -> HyperparameterSearch:
+    if not _installed("optuna"):
+        raise MissingExtra("tune needs the tune extra: pip install 'thunder[tune]'")
+    from thunder.adapters.optuna_search import OptunaSearch
+
+    if storage.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    return OptunaSearch(storage, study, seed)
+
+
+def _trial_runs(container: "Container") -> TrialTrainer:
+    """A tuning trial trains through the same object graph as `chunk` (test overrides
+    included), with the trial's settings and pruning hook, validating only: nothing is
+    published."""
+
+    def train(settings: Settings, on_epoch: EpochHook, source: ChunkSource) -> dict[str, Any]:
+        with container.settings.override(settings), container.epoch_hook.override(on_epoch):
+            trainer: TrainFromChunks = container.train_from_chunks()
+            return trainer(source, validate_only=True)
+
+    return train
+
+
 def _preprocessor(columns: Sequence[str]) -> Preprocessor:
     from thunder.adapters.sklearn_preprocessor import SklearnPreprocessor
 
@@ -192,7 +266,9 @@ def _row_cache(settings: Settings, chunk_rows: int) -> RowCache | None:
 class Container(containers.DeclarativeContainer):
     settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
     progress: providers.Object[bool] = providers.Object(False)
+    __self__ = providers.Self()
     find_lr: providers.Object[bool] = providers.Object(False)  # chunk --find-lr
+    epoch_hook: providers.Object[EpochHook | None] = providers.Object(None)  # a tune trial's
     chunk_rows: providers.Object[int] = providers.Object(10_000)  # `chunk --size`
 
     chunk_source: providers.Provider[ChunkSource] = providers.Factory(
@@ -211,12 +287,16 @@ class Container(containers.DeclarativeContainer):
     )
     # `chunk` calls it first: an unwritable output fails in a blink, not after the training
     check_outputs = providers.Callable(check_writable, providers.Callable(_outputs, settings))
+    check_extras = providers.Callable(_check_extras, settings)
     preprocessor_factory = providers.Object(_preprocessor)
+    experiment_tracker: providers.Provider[ExperimentTracker | None] = providers.Factory(
+        _tracker, settings
+    )
     report_writer: providers.Provider[ReportWriter] = providers.Factory(_report_writer)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         _lightning_forecaster,
         network=providers.Callable(network_config, settings),
-        options=providers.Callable(training_options, settings, progress, find_lr),
+        options=providers.Callable(training_options, settings, progress, find_lr, epoch_hook),
     )
 
     train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
@@ -228,6 +308,7 @@ class Container(containers.DeclarativeContainer):
         progress=progress_reporter,
         cache=row_cache,
         to_onnx=providers.Callable(_onnx_exporter),
+        tracker=experiment_tracker,
         reports=report_writer,
         report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
     )
@@ -250,6 +331,13 @@ class Container(containers.DeclarativeContainer):
         model=load_model,
         progress=progress_reporter,
         reports=report_writer,
+    )
+    tune_hyperparameters: providers.Provider[TuneHyperparameters] = providers.Factory(
+        TuneHyperparameters,
+        settings=settings,
+        open_search=providers.Object(_open_search),
+        train_trial=providers.Callable(_trial_runs, __self__),
+        store=artifact_store,
     )
     versions: providers.Provider[Versions] = providers.Factory(
         Versions, settings=settings, store=artifact_store

@@ -55,6 +55,17 @@ class TrainingConfig(_Strict):
     warmup_steps: int = Field(0, ge=0, description="linear warm-up of the cosine schedule")
     gradient_clip_val: float | None = Field(None, gt=0, description="clip the gradient norm")
     log_dir: str | None = Field(None, description="training logs; default: logs/ beside the model")
+    logger: Literal["csv", "tensorboard", "mlflow"] = Field(
+        "csv",
+        description="where per-epoch metrics go besides the CSV log: tensorboard (needs "
+        "tensorboard) or mlflow (needs the mlflow extra; the run also gets the config, the final "
+        "report and the artifacts)",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        description="default: $MLFLOW_TRACKING_URI, else sqlite:///<model dir>/mlruns.db",
+    )
+    experiment: str = Field("thunder", min_length=1, description="the MLflow experiment name")
 
 
 class ModelConfig(_Strict):

@@ -5,7 +5,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +20,7 @@ from thunder.domain.metrics import infer_season, naive_scale
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
+    ExperimentTracker,
     Forecaster,
     Preprocessor,
     Progress,
@@ -65,6 +66,7 @@ class TrainFromChunks:
         progress: Progress,
         cache: RowCache | None,
         to_onnx: OnnxExporter | None = None,
+        tracker: ExperimentTracker | None = None,
         reports: ReportWriter | None = None,
         report_dir: str | None = None,
     ) -> None:
@@ -75,12 +77,16 @@ class TrainFromChunks:
         self._progress = progress
         self._cache = cache
         self._to_onnx = to_onnx  # when set, each version gets an ONNX export of its model too
+        self._tracker = tracker  # when set, the run's MLflow record gets the report and files
         self._reports = reports  # when set, the test split's report is written to report_dir
         self._report_dir = report_dir
 
-    def __call__(self, source: ChunkSource, *, resume: bool = False) -> dict[str, Any]:
+    def __call__(
+        self, source: ChunkSource, *, resume: bool = False, validate_only: bool = False
+    ) -> dict[str, Any]:
         """Train, evaluate and commit. `resume` continues an interrupted run of the same data
-        and config from its last epoch checkpoint."""
+        and config from its last epoch checkpoint. `validate_only` (a tuning trial) stops after
+        the fit: {"train": the FitResult}, no test pass, nothing published."""
         prep = self._prepare(source)
         cols, plan, window = prep.columns, prep.plan, self._settings.window
         stride = self._settings.preprocessing_config.split_config.eval_stride
@@ -97,6 +103,8 @@ class TrainFromChunks:
             run_id=self._run_id(prep),
             resume=resume,
         )
+        if validate_only:  # the search scores the val loss; the test split stays unseen
+            return {"train": asdict(fit)}
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         test_windows = windows_in(plan, "test", window, stride)
         scored = score(
@@ -174,6 +182,7 @@ class TrainFromChunks:
             "preprocessor": s.preprocessor_path,
             "card": s.card_path(),
         }
+        self._track(fit.tracking_run, report, files)
         written = self._write_report(source.name, version, scored.evaluation)
         if written is not None:
             report["report"] = written
@@ -194,6 +203,37 @@ class TrainFromChunks:
             log.warning("the test report was not written: %s", e)
             return None
         return {"dir": self._report_dir, "files": files, "plots": self._reports.plots}
+
+    def _track(self, run: str | None, report: dict[str, Any], files: dict[str, bytes]) -> None:
+        """The config, the report's numbers and the published files, into the MLflow run the
+        epochs were logged to. The model is published by now: a failure here costs a warning."""
+        if self._tracker is None or run is None:
+            return
+        config = self._settings.model_dump(
+            mode="json", by_alias=True, exclude={"serving_config": {"api_keys"}}
+        )
+        numbers = {
+            k: float(v)
+            for k, v in _flat(report).items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        try:
+            self._tracker.record(
+                run,
+                params={
+                    k: v if isinstance(v, str) else json.dumps(v) for k, v in _flat(config).items()
+                },
+                metrics=numbers,
+                files=files,
+                tags={
+                    "thunder.version": report["artifacts"]["version"],
+                    "thunder.data": report["data"]["file"],
+                },
+            )
+        except Exception as e:  # a tracking server down must not fail a finished run
+            log.warning("the MLflow run was not completed: %s", e)
+            return
+        report["tracking"] = {"run": run, "uri": self._tracker.uri}
 
     def _export_onnx(self, model: bytes) -> bytes | None:
         """The ONNX export for fast serving; a failure to export never costs the trained model,
@@ -267,6 +307,17 @@ def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: 
     """Names what was cached: the file's bytes and every setting that changes the checked rows."""
     what = [CACHE_LAYOUT, fingerprint, cols.scaled, cols.time, id_column, missing]
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]
+
+
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: nested report or config keys as MLflow names."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def _versions() -> dict[str, str]:

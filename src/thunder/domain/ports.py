@@ -6,10 +6,11 @@ make mypy check that each adapter still fits its port.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from thunder.domain.evaluation import ForecastReport
+from thunder.domain.tuning import Param, TrialOutcome
 from thunder.domain.values import (
     ArtifactSet,
     Chunk,
@@ -167,4 +168,58 @@ class ReportWriter(Protocol):
 
     def write(self, report: ForecastReport, directory: str) -> list[str]:
         """Replace `directory` with the report, whole or not at all; the files written."""
+        ...
+
+
+class ExperimentTracker(Protocol):
+    """An experiment log (MLflow) a published training run is recorded in, beside the
+    per-epoch metrics the trainer logged into the same run."""
+
+    @property
+    def uri(self) -> str:
+        """Where the runs are kept (the tracking URI)."""
+        ...
+
+    def record(
+        self,
+        run: str,
+        *,
+        params: Mapping[str, str],
+        metrics: Mapping[str, float],
+        files: Mapping[str, bytes],
+        tags: Mapping[str, str],
+    ) -> None:
+        """Add the config, the final report's numbers and the artifact files to `run`."""
+        ...
+
+
+class Trial(Protocol):
+    """One point of a hyper-parameter search: draws the values, hears the val loss each epoch."""
+
+    @property
+    def number(self) -> int: ...
+
+    def choose(self, name: str, choices: Sequence[Param]) -> Param: ...
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float: ...
+
+    def report(self, value: float, epoch: int) -> None: ...
+
+    def should_prune(self) -> bool:
+        """True when the trial's losses so far say it will not win: stop it."""
+        ...
+
+
+class HyperparameterSearch(Protocol):
+    """A stored study: a rerun continues it, and the trials already finished count."""
+
+    def trials(self) -> list[TrialOutcome]:
+        """Every trial of the study so far, oldest first."""
+        ...
+
+    def run(self, objective: Callable[[Trial], float], trials: int, timeout: float | None) -> None:
+        """Run `trials` more trials, fewer when `timeout` seconds pass first. An objective that
+        raises TrialPruned ends its trial as pruned."""
         ...

@@ -132,6 +132,7 @@ class FitResult:
     log_dir: str | None = None  # where the per-step metrics were written, if anywhere
     learning_rate: float | None = None  # the rate trained with
     lr_found: bool = False  # True when a learning-rate range test chose it
+    tracking_run: str | None = None  # the experiment tracker's run (MLflow run id), if any
 
 
 @dataclass(frozen=True)

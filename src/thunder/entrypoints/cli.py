@@ -131,6 +131,7 @@ def chunk(
     container = _container(ctx, config)
     report_dir = [("--report", Path(report_path).parent)] if report_path else []
     container.check_outputs(report_dir)
+    container.check_extras()
     container.progress.override(sys.stderr.isatty())
     container.find_lr.override(find_lr)
     container.chunk_rows.override(size)
@@ -190,6 +191,73 @@ def evaluate(
             f"(step {len(maes)})"
         )
     click.echo(_report_line("report", done.directory, done.plots))
+
+
+@cli.command()
+@click.option(
+    "--input",
+    "input_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV file with a header row (the data `chunk` will train on).",
+)
+@click.option(
+    "--size", type=click.IntRange(min=1), required=True, help="Rows read per chunk; bounds memory."
+)
+@config_option
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Finished trials the study should have; a rerun of a stored study counts its own.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds after which no new trial starts (the running one finishes).",
+)
+@click.option("--study", default="thunder", show_default=True, help="Study name in the storage.")
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna storage URL (default: sqlite:///<model dir>/tune.db); rerun to resume.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The best config, ready for `chunk` (default: config.tuned.json beside the config).",
+)
+@click.pass_context
+def tune(
+    ctx: click.Context,
+    input_path: str,
+    size: int,
+    config: str | None,
+    trials: int,
+    timeout: float | None,
+    study: str,
+    storage: str | None,
+    output: str | None,
+) -> None:
+    """Search hyper-parameters with Optuna: each trial trains as `chunk` does and is scored by
+    its val loss; bad trials are pruned early. Writes the best config as JSON."""
+    from thunder.entrypoints.tune_table import format_trials
+
+    container = _container(ctx, config)
+    config_path = Path(config or os.environ.get("THUNDER_CONFIG") or "config.json")
+    output = output or str(config_path.with_name("config.tuned.json"))
+    container.check_outputs([("--output", Path(output).parent)])
+    container.check_extras()
+    container.progress.override(sys.stderr.isatty())
+    container.chunk_rows.override(size)
+    source = container.chunk_source(path=input_path)
+    tuned = container.tune_hyperparameters()(
+        source, trials=trials, timeout=timeout, study=study, storage=storage, output=output
+    )
+    click.echo(format_trials(tuned))
 
 
 @cli.command()
@@ -335,6 +403,8 @@ def format_summary(report: dict[str, Any]) -> str:
             f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
             + (f"  onnx: {arts['onnx']}" if "onnx" in arts else "")
         )
+    if "tracking" in report:
+        lines.append(f"mlflow: run {report['tracking']['run']} in {report['tracking']['uri']}")
     if "report" in report:
         lines.append(
             _report_line("test report", report["report"]["dir"], report["report"]["plots"])

@@ -5,7 +5,6 @@ so a swapped file cannot run code on load.
 """
 
 import contextlib
-import importlib.util
 import io
 import json
 import logging
@@ -30,10 +29,12 @@ from torch.utils.data import DataLoader
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
+from thunder.adapters.mlflow_tracker import mlflow_logger, run_of
 from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
 from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK, META_QUANTIZED
 from thunder.domain.errors import ArtifactCorrupt, NothingToResume
 from thunder.domain.ports import WindowStream
+from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult, FloatArray, Prediction
 
 FORMAT = "thunder.xlstm.v1"
@@ -57,7 +58,12 @@ class TrainingOptions:
     lr_schedule: str = "none"
     warmup_steps: int = 0
     gradient_clip_val: float | None = None
-    log_dir: str | None = None  # CSV metrics (and TensorBoard when installed) go here
+    log_dir: str | None = None  # CSV metrics (and TensorBoard's files when logger asks) go here
+    logger: str = "csv"  # also "tensorboard" or "mlflow", besides the CSV log
+    tracking_uri: str | None = None  # MLflow's store, when logger is "mlflow"
+    experiment: str = "thunder"
+    artifact_location: str | None = None  # where a new MLflow experiment keeps its files
+    epoch_end: EpochHook | None = None  # a search's pruning hook: (epoch, val_loss) -> stop?
     checkpoint_dir: str | None = None  # per-run folders of epoch checkpoints, for --resume
     find_lr: bool = False  # run the learning-rate range test first and train with its pick
 
@@ -83,6 +89,22 @@ class KeepBestWeights(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best, self.state = state_dict["best"], state_dict["state"]
+
+
+class ReportEpochs(pl.Callback):
+    """Hands each epoch's val_loss to a hook (a hyper-parameter search's pruner) and stops the
+    run when it says so. Ours, not optuna-integration's: that one only speaks to the `lightning`
+    package's Trainer, and thunder trains with `pytorch_lightning`'s."""
+
+    def __init__(self, hook: EpochHook) -> None:
+        self._hook = hook
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        loss = trainer.callback_metrics.get("val_loss")
+        if trainer.sanity_checking or loss is None:
+            return
+        if self._hook(trainer.current_epoch, float(loss)):
+            trainer.should_stop = True
 
 
 class LightningForecaster:
@@ -130,6 +152,8 @@ class LightningForecaster:
                     strict=False,  # no validation windows: nothing to stop on
                 )
             )
+        if opts.epoch_end is not None:
+            callbacks.append(ReportEpochs(opts.epoch_end))
         if run_dir is not None:
             # a checkpoint after every epoch; `last.ckpt` is what --resume continues from
             callbacks.append(ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=1))
@@ -173,6 +197,7 @@ class LightningForecaster:
             log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
             learning_rate=self._module.learning_rate,
             lr_found=found,
+            tracking_run=run_of(trainer.loggers),
         )
 
     def _find_lr(self, train_data: WindowBatches) -> bool:
@@ -292,12 +317,17 @@ class LightningForecaster:
         return min(candidates) if candidates else None
 
     def _loggers(self) -> list[Logger]:
-        """CSV metrics always (no extra dependency); TensorBoard too when it is installed."""
-        if self._options.log_dir is None:
-            return []
-        loggers: list[Logger] = [CSVLogger(self._options.log_dir, name="csv")]
-        if importlib.util.find_spec("tensorboard") is not None:
-            loggers.append(TensorBoardLogger(self._options.log_dir, name="tensorboard"))
+        """CSV metrics always (no extra dependency), plus the one training_config.logger names."""
+        opts = self._options
+        loggers: list[Logger] = []
+        if opts.log_dir is not None:
+            loggers.append(CSVLogger(opts.log_dir, name="csv"))
+            if opts.logger == "tensorboard":
+                loggers.append(TensorBoardLogger(opts.log_dir, name="tensorboard"))
+        if opts.logger == "mlflow" and opts.tracking_uri is not None:
+            loggers.append(
+                mlflow_logger(opts.tracking_uri, opts.experiment, opts.artifact_location)
+            )
         return loggers
 
     def _trainer(

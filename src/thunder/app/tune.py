@@ -1,0 +1,137 @@
+"""Use case: search the network's hyper-parameters. Each trial trains as `chunk` does, on the
+same data with its own config, and is scored by its best val loss; the test split stays unseen
+and nothing is published. The best config is written as a config.json for `chunk`."""
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from thunder.app.settings import Settings
+from thunder.domain.errors import ConfigError, NotEnoughData, ThunderError
+from thunder.domain.ports import ArtifactStore, ChunkSource, HyperparameterSearch, Trial
+from thunder.domain.tuning import EpochHook, Param, TrialOutcome, TrialPruned
+
+# one trial: its settings, the pruning hook, the data -> the trial's report ({"train": ...})
+TrialTrainer = Callable[[Settings, EpochHook, ChunkSource], dict[str, Any]]
+SearchOpener = Callable[[str, str, int], HyperparameterSearch]  # storage, study name, seed
+
+HIDDEN_SIZES = (16, 32, 64, 128)  # rounded up to multiples of num_attention_heads
+BLOCK_PATTERNS = ("m", "s", "ms", "mms")
+NUM_LAYERS = (1, 4)
+DROPOUT = (0.0, 0.5)
+LEARNING_RATE = (1e-4, 1e-2)  # drawn on a log scale
+NETWORK_PARAMS = ("hidden_size", "num_layers", "block_pattern", "dropout", "learning_rate")
+
+
+@dataclass(frozen=True)
+class Tuned:
+    trials: list[TrialOutcome]  # every trial of the study, oldest first
+    best: TrialOutcome
+    ran: int  # trials this call started
+    output: str
+    storage: str
+    study: str
+
+
+class TuneHyperparameters:
+    def __init__(
+        self,
+        settings: Settings,
+        open_search: SearchOpener,
+        train_trial: TrialTrainer,
+        store: ArtifactStore,
+    ) -> None:
+        self._settings = settings
+        self._open_search = open_search
+        self._train_trial = train_trial
+        self._store = store
+
+    def __call__(
+        self,
+        source: ChunkSource,
+        *,
+        trials: int,
+        timeout: float | None = None,
+        study: str = "thunder",
+        storage: str | None = None,
+        output: str = "config.tuned.json",
+    ) -> Tuned:
+        """Run trials until the study has `trials` finished ones (a rerun continues a stored
+        study: its finished trials count), or until `timeout` seconds have passed."""
+        s = self._settings
+        if s.preprocessing_config.split_config.val_ratio == 0:
+            raise ConfigError(
+                "tune scores trials by their val loss: preprocessing_config.split_config."
+                "val_ratio is 0",
+                field="preprocessing_config.split_config.val_ratio",
+            )
+        where = storage or f"sqlite:///{(s.artifact_dir() / 'tune.db').resolve()}"
+        search = self._open_search(where, study, s.training_config.seed)
+        todo = trials - sum(t.finished for t in search.trials())
+        if todo > 0:
+            search.run(lambda trial: self._objective(trial, search, source), todo, timeout)
+        outcomes = search.trials()
+        complete = [t for t in outcomes if t.state == "complete" and t.value is not None]
+        if not complete:
+            raise ThunderError(f"study '{study}' in {where} has no finished trial yet")
+        best = min(complete, key=lambda t: t.value if t.value is not None else math.inf)
+        tuned = with_params(s, best.params)
+        config = tuned.model_dump(
+            mode="json", by_alias=True, exclude_unset=True, exclude={"serving_config": {"api_keys"}}
+        )
+        self._store.write_file(output, (json.dumps(config, indent=2) + "\n").encode())
+        return Tuned(outcomes, best, max(todo, 0), output, where, study)
+
+    def _objective(self, trial: Trial, search: HyperparameterSearch, source: ChunkSource) -> float:
+        params = draw(trial, self._settings)
+        for old in search.trials():  # the sampler drew a point already scored: reuse its score
+            if old.state == "complete" and old.value is not None and dict(old.params) == params:
+                return old.value
+        pruned = False
+
+        def on_epoch(epoch: int, val_loss: float) -> bool:
+            nonlocal pruned
+            trial.report(val_loss, epoch)
+            pruned = trial.should_prune()
+            return pruned
+
+        fit = self._train_trial(with_params(self._settings, params), on_epoch, source)["train"]
+        if pruned:
+            raise TrialPruned
+        if fit["best_val_loss"] is None:
+            raise NotEnoughData(
+                f"{source.name}: trial {trial.number} got no val loss: the val split has no "
+                f"windows of past_steps {params['past_steps']}, or training_config.max_steps "
+                f"ended the run before its first epoch (validation runs after each epoch)"
+            )
+        return float(fit["best_val_loss"])
+
+
+def draw(trial: Trial, settings: Settings) -> dict[str, Param]:
+    """The search space: the network's size and kind, dropout, learning rate and the input
+    window (half, the same as or twice the configured past_steps)."""
+    heads = settings.network.num_attention_heads
+    past = settings.preprocessing_config.split_config.past_steps
+    sizes = sorted({heads * math.ceil(h / heads) for h in HIDDEN_SIZES})
+    return {
+        "hidden_size": trial.choose("hidden_size", sizes),
+        "num_layers": trial.suggest_int("num_layers", *NUM_LAYERS),
+        "block_pattern": trial.choose("block_pattern", BLOCK_PATTERNS),
+        "dropout": trial.suggest_float("dropout", *DROPOUT),
+        "learning_rate": trial.suggest_float("learning_rate", *LEARNING_RATE, log=True),
+        "past_steps": trial.choose("past_steps", sorted({max(1, past // 2), past, past * 2})),
+    }
+
+
+def with_params(settings: Settings, params: Any) -> Settings:
+    """`settings` with a trial's values put where config.json keeps them."""
+    net = settings.network.model_copy(update={k: params[k] for k in NETWORK_PARAMS})
+    pre = settings.preprocessing_config
+    split = pre.split_config.model_copy(update={"past_steps": params["past_steps"]})
+    update = {
+        "network": net,
+        "preprocessing_config": pre.model_copy(update={"split_config": split}),
+    }
+    return settings.model_copy(update=update)
