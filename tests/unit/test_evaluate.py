@@ -120,8 +120,28 @@ def test_evaluate_without_the_report_extra_names_it(container: Container) -> Non
 def test_a_file_shorter_than_one_window_is_named(container: Container) -> None:
     trained(container)
     short = FakeChunkSource(climate_like(PAST + FUTURE - 1), chunk_size=4, name="short.csv")
-    with pytest.raises(NotEnoughData, match=r"short\.csv: 10 rows .* past_steps=8"):
+    with pytest.raises(
+        NotEnoughData, match=r"short\.csv: 10 rows, fewer than one window of past_steps=8"
+    ):
         container.evaluate_model()(short)
+
+
+def test_series_all_shorter_than_one_window_are_named(
+    container: Container, settings: Settings
+) -> None:
+    trained(container)
+    container.settings.override(
+        settings.model_copy(
+            update={
+                "preprocessing_config": settings.preprocessing_config.model_copy(
+                    update={"id_column": "id"}
+                )
+            }
+        )
+    )
+    two = FakeChunkSource(climate_like(12), chunk_size=5, name="two.csv", series=["a", "b"] * 6)
+    with pytest.raises(NotEnoughData, match=r"two\.csv: each of its 2 series .* longest 6"):
+        container.evaluate_model()(two)
 
 
 def test_a_file_without_the_model_columns_is_named(container: Container) -> None:

@@ -62,7 +62,7 @@ class EvaluateModel:
         cfg = self._settings.preprocessing_config
         rows = checked_rows(source, cols, cfg.id_column, cfg.missing)
         table = StreamedTable(rows, self._progress)
-        plan = whole_plan(table.counts, window, source.name, table.names)
+        plan = whole_plan(table.counts, window, source.name)
         stride = cfg.split_config.eval_stride
         season = cfg.season_length or infer_season(table.step_seconds)
         scored = score(

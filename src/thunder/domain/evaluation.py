@@ -164,18 +164,21 @@ def spread(count: int, total: int) -> list[int]:
     return sorted({round(float(i)) for i in np.linspace(0, total - 1, min(count, total))})
 
 
-def whole_plan(
-    counts: Mapping[int, int], window: WindowSpec, source: str, names: Sequence[str] = ()
-) -> SplitPlan:
+def whole_plan(counts: Mapping[int, int], window: WindowSpec, source: str) -> SplitPlan:
     """Every row of every series as the test split: evaluating a model on a file of its own."""
     plan = SplitPlan(
         {code: SeriesSplit(rows, range(0), range(0), range(rows)) for code, rows in counts.items()}
     )
     if all(rows < window.length for rows in counts.values()):
-        many = f" in each of its {len(counts)} series" if len(counts) > 1 or names else ""
+        longest = max(counts.values(), default=0)
+        what = (
+            f"each of its {len(counts)} series has fewer rows (the longest {longest})"
+            if len(counts) > 1
+            else f"{longest} rows, fewer"
+        )
         raise NotEnoughData(
-            f"{source}: {max(counts.values(), default=0)} rows{many} at most, fewer than one "
-            f"window of past_steps={window.past_steps} + future_steps={window.future_steps}",
+            f"{source}: {what} than one window of past_steps={window.past_steps} + "
+            f"future_steps={window.future_steps}",
             field="preprocessing_config.split_config.past_steps",
         )
     return plan
