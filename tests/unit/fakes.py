@@ -171,6 +171,8 @@ class FakeForecaster:
         self.levels = tuple(levels)
         self.train_windows_per_epoch: list[int] = []
         self.val_windows = 0
+        self.trained_on: list[FloatArray] = []  # the input windows of one pass, as fed
+        self.batch_sizes: Sequence[int] | None = None
 
     def fit(
         self,
@@ -180,7 +182,10 @@ class FakeForecaster:
         train_windows: int | None = None,
         run_id: str | None = None,
         resume: bool = False,
+        batch_sizes: Sequence[int] | None = None,
     ) -> FitResult:
+        self.batch_sizes = batch_sizes
+        self.trained_on = [b.x for b in train]
         for _ in range(2):  # two epochs: the stream must restart
             self.train_windows_per_epoch.append(sum(len(b) for b in train))
         self.val_windows = sum(len(b) for b in val)

@@ -1,6 +1,7 @@
 from collections.abc import Iterator
 
 import numpy as np
+import pytest
 
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.domain.values import WindowBatch
@@ -40,3 +41,20 @@ def test_every_window_comes_out_once_per_epoch_in_a_seeded_order() -> None:
         CountingStream(30, 37), batch_size=16, shuffle=True, seed=3, buffer_windows=100
     )
     np.testing.assert_array_equal(np.concatenate([x[:, 0, 0].numpy() for x, _ in again]), epoch1)
+
+
+def test_a_batch_plan_is_followed_exactly_and_every_window_still_comes_out_once() -> None:
+    sizes = [16] * 68 + [15, 1]  # 1104 windows of one rank's shard, in 70 batches
+    data = WindowBatches(
+        CountingStream(24, 46), batch_size=16, shuffle=True, buffer_windows=100, sizes=sizes
+    )
+    for _ in range(2):
+        batches = [x[:, 0, 0].numpy() for x, _ in data]
+        assert [len(b) for b in batches] == sizes
+        assert sorted(np.concatenate(batches).tolist()) == list(range(24 * 46))
+
+
+def test_a_stream_that_does_not_match_its_batch_plan_is_a_bug_not_a_short_epoch() -> None:
+    data = WindowBatches(CountingStream(2, 10), batch_size=16, sizes=[16, 5])
+    with pytest.raises(RuntimeError, match="held 20 windows where the batch plan wanted 21"):
+        list(data)

@@ -38,9 +38,6 @@ class SingleProcess:
     rank = 0
     world_size = 1
 
-    def barrier(self) -> None:
-        return None
-
     def broadcast(self, value: object) -> object:
         return value
 
@@ -73,11 +70,6 @@ class TorchCluster:
     @property
     def world_size(self) -> int:
         return int(self.layout.environment.world_size())
-
-    def barrier(self) -> None:
-        import torch.distributed as dist
-
-        self._collective(lambda: dist.barrier(group=self._objects))
 
     def broadcast(self, value: object) -> object:
         import torch.distributed as dist

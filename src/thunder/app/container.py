@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
+from thunder.adapters import distributed
 from thunder.adapters.binary_cache import BinaryRowCache
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.html_report import HtmlReportWriter
@@ -25,6 +26,7 @@ from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
+    Cluster,
     ExperimentTracker,
     Forecaster,
     HyperparameterSearch,
@@ -75,7 +77,6 @@ def training_options(
         learning_rate=settings.network.learning_rate,
         seed=t.seed,
         accelerator=t.accelerator,
-        devices=t.devices,
         precision=t.precision,
         progress=progress,
         shuffle_buffer=t.shuffle_buffer,
@@ -257,6 +258,26 @@ def _load(loader: LoadModel) -> Forecast:
     return loader()
 
 
+def _connect(settings: Settings) -> Cluster:
+    return distributed.connect(settings.training_config.accelerator)
+
+
+def _launch_ranks(
+    settings: Settings, cluster: Cluster, argv: Sequence[str], find_lr: bool = False
+) -> bool:
+    """`chunk` with devices > 1: True when this process started the ranks and they finished."""
+    t = settings.training_config
+    return distributed.launch_if_asked(
+        cluster,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        strategy=t.strategy,
+        num_nodes=t.num_nodes,
+        find_lr=find_lr,
+        argv=argv,
+    )
+
+
 def _row_cache(settings: Settings, chunk_rows: int) -> RowCache | None:
     if not settings.preprocessing_config.cache:
         return None
@@ -299,6 +320,10 @@ class Container(containers.DeclarativeContainer):
         options=providers.Callable(training_options, settings, progress, find_lr, epoch_hook),
     )
 
+    preprocessor_loader = providers.Object(_load_preprocessor)
+    # a launched rank joins its process group here, before any data is read
+    cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
+    launch_ranks = providers.Callable(_launch_ranks, settings, cluster)
     train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
         TrainFromChunks,
         settings=settings,
@@ -311,10 +336,11 @@ class Container(containers.DeclarativeContainer):
         tracker=experiment_tracker,
         reports=report_writer,
         report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
+        cluster=cluster,
+        preprocessor_loader=preprocessor_loader,
     )
     backend = providers.Callable(_backend, settings)  # serving_config.backend, `serve --backend`
     forecaster_loader = providers.Object(_load_forecaster)  # the torch weights
-    preprocessor_loader = providers.Object(_load_preprocessor)
     load_model: providers.Provider[LoadModel] = providers.Factory(
         LoadModel,
         settings=settings,

@@ -42,7 +42,15 @@ class TrainingConfig(_Strict):
     max_steps: int | None = Field(None, ge=1, description="cap on optimizer steps")
     seed: int = 42
     accelerator: str = "auto"
-    devices: int | Literal["auto"] = "auto"
+    devices: int | Literal["auto"] = Field(
+        "auto",
+        description="processes on this machine (one per GPU, or CPU processes); more than 1 "
+        "trains data-parallel with DDP. auto: 1, or every GPU with strategy ddp",
+    )
+    strategy: Literal["auto", "ddp"] = Field(
+        "auto", description="ddp: data-parallel over devices x num_nodes processes"
+    )
+    num_nodes: int = Field(1, ge=1, description="machines; each is started by torchrun or srun")
     precision: Literal["32", "16-mixed", "bf16-mixed"] = "32"
     shuffle_buffer: int = Field(
         4096, ge=1, description="train windows shuffled together; bounds the shuffle's memory"

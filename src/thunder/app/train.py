@@ -9,17 +9,18 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from thunder.app.export import OnnxExporter
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows, scaled_windows, score
-from thunder.domain.errors import NotEnoughData
+from thunder.domain.errors import NotEnoughData, PeerStopped, ThunderError
 from thunder.domain.evaluation import Evaluation, ForecastReport, spread
 from thunder.domain.metrics import infer_season, naive_scale
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
+    Cluster,
     ExperimentTracker,
     Forecaster,
     Preprocessor,
@@ -29,6 +30,7 @@ from thunder.domain.ports import (
     Table,
     WindowStream,
 )
+from thunder.domain.sharding import batch_sizes, batches_per_rank, shard_bounds, shard_origins
 from thunder.domain.splitting import plan_split, rows_of, split_origins, windows_in
 from thunder.domain.table import StreamedTable
 from thunder.domain.values import Columns, ModelCard, SplitPlan
@@ -37,6 +39,7 @@ log = logging.getLogger("thunder")
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
 ForecasterFactory = Callable[[], Forecaster]
+PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 VERSIONED = ("thunder", "torch", "pytorch-lightning", "scikit-learn", "numpy", "pandas")
 SAMPLE_WINDOWS = 4  # test windows drawn whole in the report, spread over the split
@@ -69,6 +72,8 @@ class TrainFromChunks:
         tracker: ExperimentTracker | None = None,
         reports: ReportWriter | None = None,
         report_dir: str | None = None,
+        cluster: Cluster | None = None,
+        preprocessor_loader: PreprocessorLoader | None = None,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
@@ -80,6 +85,9 @@ class TrainFromChunks:
         self._tracker = tracker  # when set, the run's MLflow record gets the report and files
         self._reports = reports  # when set, the test split's report is written to report_dir
         self._report_dir = report_dir
+        # a distributed run: rank 0 fits the scaler and the others load its bytes
+        self._cluster = cluster
+        self._load_preprocessor = preprocessor_loader
 
     def __call__(
         self, source: ChunkSource, *, resume: bool = False, validate_only: bool = False
@@ -91,24 +99,36 @@ class TrainFromChunks:
         cols, plan, window = prep.columns, prep.plan, self._settings.window
         stride = self._settings.preprocessing_config.split_config.eval_stride
         cut = scaled_windows(prep.table, prep.preprocessor, cols, window)
+        rank, world = self._rank()
 
-        def windows(part: str, step: int) -> WindowStream:
-            return cut(split_origins(plan, part, window, step))
+        def windows(part: str, step: int, shard: bool = True) -> WindowStream:
+            wanted = split_origins(plan, part, window, step)
+            return cut(shard_origins(wanted, rank, world) if shard else wanted)
 
+        try:
+            mine, sizes = self._train_shard(plan, rank, world)
+        except NotEnoughData as e:  # every rank finds it; rank 0 alone says it
+            if rank:
+                raise PeerStopped(e.message) from None
+            raise
         forecaster = self._new_forecaster()
         fit = forecaster.fit(
             windows("train", 1),
             windows("val", stride),
-            train_windows=windows_in(plan, "train", window),
+            train_windows=mine,
             run_id=self._run_id(prep),
             resume=resume,
+            batch_sizes=sizes,
         )
+        windows_seen = sum(cast(int, n) for n in self._gather(fit.windows_seen))
         if validate_only:  # the search scores the val loss; the test split stays unseen
             return {"train": asdict(fit)}
+        if rank != 0:  # rank 0 scores the test split and publishes; the others take its report
+            return cast(dict[str, Any], self._broadcast(None))
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         test_windows = windows_in(plan, "test", window, stride)
         scored = score(
-            windows("test", stride),
+            windows("test", stride, shard=False),
             forecaster,
             prep.preprocessor,
             cols.targets,
@@ -134,9 +154,10 @@ class TrainFromChunks:
                 "epochs": fit.epochs,
                 "steps": fit.steps,
                 "windows": windows_in(plan, "train", window),
-                "windows_seen": fit.windows_seen,
+                "windows_seen": windows_seen,
                 "wall_s": round(fit.wall_s, 3),
-                "windows_per_s": round(fit.windows_seen / fit.wall_s, 1) if fit.wall_s else 0.0,
+                "windows_per_s": round(windows_seen / fit.wall_s, 1) if fit.wall_s else 0.0,
+                "processes": world,
                 "best_val_loss": fit.best_val_loss,
                 "learning_rate": fit.learning_rate or self._settings.network.learning_rate,
                 "lr_found": fit.lr_found,
@@ -186,7 +207,39 @@ class TrainFromChunks:
         written = self._write_report(source.name, version, scored.evaluation)
         if written is not None:
             report["report"] = written
+        self._broadcast(report)
         return report
+
+    def _rank(self) -> tuple[int, int]:
+        c = self._cluster
+        return (0, 1) if c is None else (c.rank, c.world_size)
+
+    def _broadcast(self, value: object) -> object:
+        return value if self._cluster is None else self._cluster.broadcast(value)
+
+    def _gather(self, value: object) -> list[object]:
+        return [value] if self._cluster is None else self._cluster.gather(value)
+
+    def _train_shard(
+        self, plan: SplitPlan, rank: int, world: int
+    ) -> tuple[int, Sequence[int] | None]:
+        """This rank's train windows, and in a distributed run the sizes of its batches: the
+        same count on every rank, so none waits for a gradient the others never send."""
+        window = self._settings.window
+        split = self._settings.preprocessing_config.split_config
+        total = windows_in(plan, "train", window)
+        if world == 1:
+            return total, None
+        lo, hi = shard_bounds(total, rank, world)
+        per_rank = batches_per_rank(total, world, split.batch_size)
+        val = windows_in(plan, "val", window, split.eval_stride)
+        if 0 < val < world:  # a rank without val windows would never join the val_loss reduction
+            raise NotEnoughData(
+                f"the val split has {val} window(s), fewer than the {world} processes; "
+                f"train with fewer processes or a larger val_ratio",
+                field="preprocessing_config.split_config.val_ratio",
+            )
+        return hi - lo, batch_sizes(hi - lo, per_rank, split.batch_size)
 
     def _write_report(
         self, data: str, version: str, evaluation: Evaluation
@@ -253,7 +306,29 @@ class TrainFromChunks:
         return hashlib.sha256(what.encode()).hexdigest()[:16]
 
     def _prepare(self, source: ChunkSource) -> Prepared:
-        """Check and count every row once (into the cache), then fit the scaler on train rows."""
+        """Check and count every row once (into the cache), then fit the scaler on train rows.
+        In a distributed run rank 0 does this first (the others wait, then open its row cache
+        on a shared filesystem, or build their own) and sends the fitted scaler to the rest, so
+        every rank scales with the very same numbers."""
+        c = self._cluster
+        if c is None or c.world_size == 1:
+            return self._prepare_here(source)
+        if c.rank == 0:
+            try:
+                prep = self._prepare_here(source)
+            except ThunderError as e:
+                c.broadcast(("error", e.message))
+                raise
+            c.broadcast(("ok", (prep.preprocessor.to_bytes(), prep.naive_mae)))
+            return prep
+        status, payload = cast(tuple[str, Any], c.broadcast(None))
+        if status == "error":
+            raise PeerStopped(f"rank 0 stopped: {payload}")
+        return self._prepare_here(source, fitted=payload)
+
+    def _prepare_here(
+        self, source: ChunkSource, fitted: tuple[bytes, dict[str, float]] | None = None
+    ) -> Prepared:
         start = time.perf_counter()
         cfg = self._settings.preprocessing_config
         cols = self._settings.columns(list(source.header()))
@@ -280,14 +355,17 @@ class TrainFromChunks:
         except NotEnoughData as e:  # the domain knows counts, not files: name the file here
             raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
         start = time.perf_counter()
-        pre = self._new_preprocessor(cols.scaled)
-        for train_rows in rows_of(
-            self._progress.track(table.chunks(), "scale", plan.rows), plan, "train"
-        ):
-            if len(train_rows):
-                pre.partial_fit(train_rows)
-        target_idx = [cols.scaled.index(t) for t in cols.targets]
-        naive_mae = naive_scale(table.chunks(), plan, target_idx, cols.targets)
+        if fitted is not None and self._load_preprocessor is not None:
+            pre, naive_mae = self._load_preprocessor(fitted[0], "rank 0's preprocessor"), fitted[1]
+        else:
+            pre = self._new_preprocessor(cols.scaled)
+            for train_rows in rows_of(
+                self._progress.track(table.chunks(), "scale", plan.rows), plan, "train"
+            ):
+                if len(train_rows):
+                    pre.partial_fit(train_rows)
+            target_idx = [cols.scaled.index(t) for t in cols.targets]
+            naive_mae = naive_scale(table.chunks(), plan, target_idx, cols.targets)
         season = cfg.season_length or infer_season(table.step_seconds)
         return Prepared(
             cols,

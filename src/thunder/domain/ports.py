@@ -122,8 +122,11 @@ class Forecaster(Predictor, Protocol):
         train_windows: int | None = None,
         run_id: str | None = None,
         resume: bool = False,
+        batch_sizes: Sequence[int] | None = None,
     ) -> FitResult:
         """`train_windows` (windows per epoch), when known, sizes step-based LR schedules.
+        `batch_sizes`: the exact sizes of an epoch's batches (a distributed run keeps every
+        process's batch count equal); None: batches of the configured size.
         `run_id` names this data + config: checkpoints are kept under it each epoch, and
         `resume` continues from the last one (NothingToResume when there is none)."""
         ...
@@ -168,6 +171,27 @@ class ReportWriter(Protocol):
 
     def write(self, report: ForecastReport, directory: str) -> list[str]:
         """Replace `directory` with the report, whole or not at all; the files written."""
+        ...
+
+
+class Cluster(Protocol):
+    """The processes of one training run: one, or the ranks of a distributed run. Collectives
+    block until every rank has called them."""
+
+    @property
+    def rank(self) -> int:
+        """0 .. world_size - 1; rank 0 prepares the data first and writes the artifacts."""
+        ...
+
+    @property
+    def world_size(self) -> int: ...
+
+    def broadcast(self, value: object) -> object:
+        """Rank 0's `value`, on every rank."""
+        ...
+
+    def gather(self, value: object) -> list[object]:
+        """Every rank's `value`, in rank order, on every rank."""
         ...
 
 

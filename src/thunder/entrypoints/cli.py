@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from thunder.domain.errors import ThunderError
+from thunder.domain.errors import PeerStopped, ThunderError
 
 config_option = click.option(
     "--config",
@@ -132,11 +132,23 @@ def chunk(
     report_dir = [("--report", Path(report_path).parent)] if report_path else []
     container.check_outputs(report_dir)
     container.check_extras()
-    container.progress.override(sys.stderr.isatty())
+    cluster = container.cluster()
+    argv = ["chunk", "--input", input_path, "--size", str(size)]
+    argv += [*(["--config", config] if config else []), *(["--resume"] if resume else [])]
+    argv += ["--report", report_path] if report_path else []
+    if container.launch_ranks(argv=argv, find_lr=find_lr):
+        return  # the ranks it started have trained, published and printed the summary
+    main_rank = cluster.rank == 0
+    container.progress.override(sys.stderr.isatty() and main_rank)
     container.find_lr.override(find_lr)
     container.chunk_rows.override(size)
     source = container.chunk_source(path=input_path)
-    report = container.train_from_chunks()(source, resume=resume)
+    try:
+        report = container.train_from_chunks()(source, resume=resume)
+    except PeerStopped:
+        sys.exit(1)  # rank 0 has printed why
+    if not main_rank:
+        return
     click.echo(format_summary(report))
     if report_path:
         try:

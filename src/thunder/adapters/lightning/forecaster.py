@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,11 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
+from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.tuner.tuning import Tuner
 from torch.utils.data import DataLoader
 
+from thunder.adapters import distributed
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
@@ -49,7 +51,6 @@ class TrainingOptions:
     learning_rate: float = 1e-3
     seed: int = 42
     accelerator: str = "auto"
-    devices: int | str = "auto"
     precision: str = "32"
     progress: bool = False
     shuffle_buffer: int = 4096
@@ -122,6 +123,7 @@ class LightningForecaster:
         train_windows: int | None = None,
         run_id: str | None = None,
         resume: bool = False,
+        batch_sizes: Sequence[int] | None = None,
     ) -> FitResult:
         opts = self._options
         run_dir = Path(opts.checkpoint_dir) / run_id if opts.checkpoint_dir and run_id else None
@@ -137,7 +139,7 @@ class LightningForecaster:
             opts.learning_rate,
             lr_schedule=opts.lr_schedule,
             warmup_steps=opts.warmup_steps,
-            total_steps=self._total_steps(train_windows),
+            total_steps=self._total_steps(train_windows, batch_sizes),
         )
         self._traced = None
         best = KeepBestWeights()
@@ -158,7 +160,12 @@ class LightningForecaster:
             # a checkpoint after every epoch; `last.ckpt` is what --resume continues from
             callbacks.append(ModelCheckpoint(dirpath=run_dir, save_last=True, save_top_k=1))
         train_data = WindowBatches(
-            train, opts.batch_size, shuffle=True, seed=opts.seed, buffer_windows=opts.shuffle_buffer
+            train,
+            opts.batch_size,
+            shuffle=True,
+            seed=opts.seed,
+            buffer_windows=opts.shuffle_buffer,
+            sizes=batch_sizes,
         )
         val_loader = self._loader(val)
         start = time.perf_counter()
@@ -183,7 +190,7 @@ class LightningForecaster:
                     raise KeyboardInterrupt from None
                 raise
         wall = time.perf_counter() - start
-        if run_dir is not None:  # finished: its checkpoints have served their purpose
+        if run_dir is not None and trainer.is_global_zero:  # finished: checkpoints served
             shutil.rmtree(run_dir, ignore_errors=True)
         if best.state is not None:
             self._module.load_state_dict(best.state)
@@ -310,9 +317,15 @@ class LightningForecaster:
         forecaster._module.eval()
         return forecaster
 
-    def _total_steps(self, train_windows: int | None) -> int | None:
+    def _total_steps(
+        self, train_windows: int | None, batch_sizes: Sequence[int] | None
+    ) -> int | None:
+        """The schedule's length; every rank of a distributed run gets the same (its batch count
+        is the same), so their learning rates never drift apart."""
         opts = self._options
         per_epoch = math.ceil(train_windows / opts.batch_size) if train_windows else None
+        if batch_sizes is not None:
+            per_epoch = len(batch_sizes)
         candidates = [s for s in (opts.max_steps, per_epoch and per_epoch * opts.epochs) if s]
         return min(candidates) if candidates else None
 
@@ -344,7 +357,7 @@ class LightningForecaster:
             max_epochs=max_epochs,
             max_steps=opts.max_steps if opts.max_steps is not None else -1,
             accelerator=opts.accelerator,
-            devices=opts.devices,
+            **_processes(),
             precision=opts.precision,  # type: ignore[arg-type]
             callbacks=callbacks,
             gradient_clip_val=opts.gradient_clip_val,
@@ -359,6 +372,18 @@ class LightningForecaster:
 
     def _loader(self, stream: WindowStream) -> DataLoader[Any]:
         return DataLoader(WindowBatches(stream, self._options.batch_size), batch_size=None)
+
+
+def _processes() -> dict[str, Any]:
+    """Lightning's DDP in the process group thunder opened (see adapters/distributed.py), or one
+    device: more local processes are started by thunder's launcher, never by Lightning's."""
+    where = distributed.layout()
+    if where is None:
+        return {"devices": 1}
+    strategy = DDPStrategy(
+        cluster_environment=where.environment, process_group_backend=where.backend
+    )
+    return {"strategy": strategy, "devices": where.local_processes, "num_nodes": where.nodes}
 
 
 @contextlib.contextmanager
