@@ -6,8 +6,7 @@ import logging
 import re
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,13 @@ _BAD_KEY = re.compile(r"[^\w\-. /]")  # MLflow refuses other characters in names
 def mlflow_logger(uri: str, experiment: str, artifact_location: str | None) -> Logger:
     """The Lightning logger; the run starts with the first metric. `artifact_location` places a
     new experiment's files (a server's own default otherwise)."""
-    with quiet_mlflow():
-        return MLFlowLogger(
-            experiment_name=experiment,
-            tracking_uri=uri,
-            artifact_location=artifact_location,
-            tags={"thunder.command": "chunk"},
-        )
+    quiet_mlflow()
+    return MLFlowLogger(
+        experiment_name=experiment,
+        tracking_uri=uri,
+        artifact_location=artifact_location,
+        tags={"thunder.command": "chunk"},
+    )
 
 
 def run_of(loggers: list[Logger]) -> str | None:
@@ -60,10 +59,11 @@ class MlflowTracker:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
 
+        quiet_mlflow()
         client = MlflowClient(tracking_uri=self._uri)
         now = int(time.time() * 1000)
         try:
-            with quiet_mlflow(), tempfile.TemporaryDirectory(prefix="thunder-mlflow-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="thunder-mlflow-") as tmp:
                 # log_batch takes at most 100 params and 1000 metrics a call
                 items = [Param(_key(k), v[:6000]) for k, v in params.items()]
                 for i in range(0, len(items), 100):
@@ -80,18 +80,15 @@ class MlflowTracker:
             raise ThunderError(f"MLflow ({self._uri}): {_first_line(e)}") from None
 
 
-@contextmanager
-def quiet_mlflow() -> Iterator[None]:
-    """MLflow and its database migrations log INFO lines to stderr on every new store."""
-    names = ("mlflow", "alembic")
-    levels = {n: logging.getLogger(n).level for n in names}
-    for name in names:
+def quiet_mlflow() -> None:
+    """MLflow logs INFO lines on every new store (its table migrations) and Lightning a warning
+    on every new experiment; thunder's summary names the run instead. mlflow sets its loggers'
+    levels when imported, so it is imported first."""
+    import mlflow  # noqa: F401
+
+    for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
+    logging.getLogger("pytorch_lightning.loggers.mlflow").setLevel(logging.ERROR)
 
 
 def _key(name: str) -> str:
