@@ -182,3 +182,14 @@ def test_a_series_shorter_than_one_window_is_named(
     ids = ["long"] * 200 + ["tiny"] * 5
     with pytest.raises(NotEnoughData, match="series 'tiny' has 5 rows"):
         container.train_from_chunks()(FakeChunkSource(data, chunk_size=30, series=ids))
+
+
+def test_the_model_card_keeps_no_api_key(
+    container: Container, settings: Settings, store: InMemoryArtifactStore
+) -> None:
+    secret = "k" * 32
+    settings.serving_config.api_keys = [secret]
+    container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+    card = store.files[settings.card_path()]
+    assert secret.encode() not in card  # GET / shows the card to anyone
+    assert "api_keys" not in json.loads(card)["config"]["serving_config"]

@@ -232,6 +232,13 @@ class Settings(BaseSettings):
         json_source = JsonConfigSettingsSource(settings_cls, json_file=path, deep_merge=True)
         return init_settings, env_settings, json_source
 
+    def shareable(self, **options: Any) -> dict[str, Any]:
+        """The config as JSON values without its secrets (the API keys): what the model card,
+        a tuned config and an experiment log keep, and GET / shows."""
+        return self.model_dump(
+            mode="json", by_alias=True, exclude={"serving_config": {"api_keys"}}, **options
+        )
+
     @property
     def window(self) -> WindowSpec:
         split = self.preprocessing_config.split_config

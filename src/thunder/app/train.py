@@ -14,7 +14,7 @@ from typing import Any, cast
 from thunder.app.export import OnnxExporter
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows, scaled_windows, score
-from thunder.domain.errors import NotEnoughData, PeerStopped, ThunderError
+from thunder.domain.errors import ClusterError, NotEnoughData, PeerStopped, ThunderError
 from thunder.domain.evaluation import Evaluation, ForecastReport, spread
 from thunder.domain.metrics import infer_season, naive_scale
 from thunder.domain.ports import (
@@ -57,6 +57,15 @@ class Prepared:
     scale_s: float
     naive_mae: dict[str, float]  # in-sample, per target: MASE's denominator
     season: int | None
+
+
+@dataclass(frozen=True)
+class FromRankZero:
+    """What rank 0 of a distributed run hands the others once it has prepared the data."""
+
+    preprocessor: bytes
+    naive_mae: dict[str, float]
+    fingerprint: str  # of the data file it read: every rank must read the same
 
 
 class TrainFromChunks:
@@ -177,7 +186,7 @@ class TrainFromChunks:
         card = ModelCard(
             columns=cols,
             window=window,
-            config=self._settings.model_dump(mode="json", by_alias=True),
+            config=self._settings.shareable(),
             metrics={
                 k: report[k] for k in ("test", "baselines", "coverage", "mase_scale") if k in report
             },
@@ -262,9 +271,7 @@ class TrainFromChunks:
         epochs were logged to. The model is published by now: a failure here costs a warning."""
         if self._tracker is None or run is None:
             return
-        config = self._settings.model_dump(
-            mode="json", by_alias=True, exclude={"serving_config": {"api_keys"}}
-        )
+        config = self._settings.shareable()
         numbers = {
             k: float(v)
             for k, v in _flat(report).items()
@@ -301,8 +308,7 @@ class TrainFromChunks:
 
     def _run_id(self, prep: Prepared) -> str:
         """The data's bytes and the whole config: a checkpoint only resumes its own run."""
-        config = self._settings.model_dump(mode="json", by_alias=True)
-        what = json.dumps([prep.fingerprint, config], sort_keys=True)
+        what = json.dumps([prep.fingerprint, self._settings.shareable()], sort_keys=True)
         return hashlib.sha256(what.encode()).hexdigest()[:16]
 
     def _prepare(self, source: ChunkSource) -> Prepared:
@@ -319,22 +325,28 @@ class TrainFromChunks:
             except ThunderError as e:
                 c.broadcast(("error", e.message))
                 raise
-            c.broadcast(("ok", (prep.preprocessor.to_bytes(), prep.naive_mae)))
+            shared = FromRankZero(prep.preprocessor.to_bytes(), prep.naive_mae, prep.fingerprint)
+            c.broadcast(("ok", shared))
             return prep
         status, payload = cast(tuple[str, Any], c.broadcast(None))
         if status == "error":
             raise PeerStopped(f"rank 0 stopped: {payload}")
         return self._prepare_here(source, fitted=payload)
 
-    def _prepare_here(
-        self, source: ChunkSource, fitted: tuple[bytes, dict[str, float]] | None = None
-    ) -> Prepared:
+    def _prepare_here(self, source: ChunkSource, fitted: "FromRankZero | None" = None) -> Prepared:
         start = time.perf_counter()
         cfg = self._settings.preprocessing_config
         cols = self._settings.columns(list(source.header()))
         rows = checked_rows(source, cols, cfg.id_column, cfg.missing)
 
         fingerprint = source.fingerprint()
+        if fitted is not None and fitted.fingerprint != fingerprint:
+            rank = self._cluster.rank if self._cluster else 0
+            raise ClusterError(
+                f"rank {rank}: {source.name} is not the file rank 0 read (sha256 "
+                f"{fingerprint[:12]}... against {fitted.fingerprint[:12]}...); every node needs "
+                f"the same data"
+            )
         table: Table | None = None
         cached = False
         if self._cache is None:
@@ -356,7 +368,8 @@ class TrainFromChunks:
             raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
         start = time.perf_counter()
         if fitted is not None and self._load_preprocessor is not None:
-            pre, naive_mae = self._load_preprocessor(fitted[0], "rank 0's preprocessor"), fitted[1]
+            pre = self._load_preprocessor(fitted.preprocessor, "rank 0's preprocessor")
+            naive_mae = fitted.naive_mae
         else:
             pre = self._new_preprocessor(cols.scaled)
             for train_rows in rows_of(

@@ -78,9 +78,7 @@ class TuneHyperparameters:
             raise ThunderError(f"study '{study}' in {where} has no finished trial yet")
         best = min(complete, key=lambda t: t.value if t.value is not None else math.inf)
         tuned = with_params(s, best.params)
-        config = tuned.model_dump(
-            mode="json", by_alias=True, exclude_unset=True, exclude={"serving_config": {"api_keys"}}
-        )
+        config = tuned.shareable(exclude_unset=True)
         self._store.write_file(output, (json.dumps(config, indent=2) + "\n").encode())
         return Tuned(outcomes, best, max(todo, 0), output, where, study)
 
