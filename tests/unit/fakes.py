@@ -1,5 +1,6 @@
 """Small working implementations of the ports, for unit tests through the container."""
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -74,7 +75,10 @@ class FakeChunkSource:
             )
 
     def fingerprint(self) -> str:
-        return "fake-" + str(sum(len(v) for v in self._table.values()))
+        digest = hashlib.sha256()
+        for name, values in self._table.items():
+            digest.update(name.encode() + values.tobytes())
+        return digest.hexdigest()
 
 
 class InMemoryRowCache:

@@ -6,6 +6,7 @@ on, who fits the scaler and who publishes is thunder's, and is checked here.
 """
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +25,7 @@ from tests.unit.fakes import (
 )
 from thunder.app.container import Container
 from thunder.app.settings import Settings
-from thunder.domain.errors import MissingColumn, NotEnoughData, PeerStopped
+from thunder.domain.errors import ClusterError, MissingColumn, NotEnoughData, PeerStopped
 
 
 class ThreadCluster:
@@ -34,16 +35,32 @@ class ThreadCluster:
         self.world_size = world
         self._meet = threading.Barrier(world, timeout=30)
         self._slots: list[object] = [None] * world
+        self._lock = threading.Lock()
+        self._dead = 0
 
     def rank_view(self, rank: int) -> "RankView":
         return RankView(self, rank)
 
     def exchange(self, rank: int, value: object) -> list[object]:
-        self._slots[rank] = value
-        self._meet.wait()
-        out = list(self._slots)
-        self._meet.wait()  # nobody writes the next round's slot before all have read this one
+        try:
+            self._slots[rank] = value
+            self._meet.wait()
+            out = list(self._slots)
+            self._meet.wait()  # nobody writes the next round's slot before all have read this one
+        except threading.BrokenBarrierError:  # as gloo when a peer's connection closes
+            raise ClusterError(f"rank {rank}: another training process stopped") from None
         return out
+
+    def stop(self) -> None:
+        """A rank died: the collectives the others wait in now fail (once they all wait there,
+        so none that was already released is caught by it)."""
+        with self._lock:
+            self._dead += 1
+        deadline = time.monotonic() + 30
+        while self._meet.n_waiting < self.world_size - self._dead and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self._meet.n_waiting:
+            self._meet.abort()
 
 
 class RankView:
@@ -74,7 +91,7 @@ def rank_container(
 
 
 def run_ranks(
-    settings: Settings, world: int, source: Callable[[], FakeChunkSource]
+    settings: Settings, world: int, source: Callable[[int], FakeChunkSource]
 ) -> tuple[list[Any], list[FakeForecaster], InMemoryArtifactStore]:
     store = InMemoryArtifactStore()
     cluster = ThreadCluster(world)
@@ -84,9 +101,10 @@ def run_ranks(
     def rank(r: int) -> None:
         container = rank_container(settings, store, cluster.rank_view(r), fakes[r])
         try:
-            results[r] = container.train_from_chunks()(source())
+            results[r] = container.train_from_chunks()(source(r))
         except Exception as e:  # handed to the test thread
             results[r] = e
+            cluster.stop()
 
     threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
     for t in threads:
@@ -111,12 +129,12 @@ def test_the_ranks_train_on_every_window_once_and_report_the_one_process_figures
         rows, series = 3 * 97, 3  # 97 rows a series: shards that end inside a series
         ids = [f"s{i % series}" for i in range(rows)]
 
-        def source() -> FakeChunkSource:
+        def source(rank: int) -> FakeChunkSource:
             times = [i // series for i in range(rows)]
             return FakeChunkSource(climate_like(rows), chunk_size=23, series=ids, times=times)
     else:
 
-        def source() -> FakeChunkSource:
+        def source(rank: int) -> FakeChunkSource:
             return FakeChunkSource(climate_like(211), chunk_size=23)
 
     alone, (fake_alone,), store_alone = run_ranks(settings, 1, source)
@@ -178,7 +196,7 @@ def test_a_data_error_is_reported_by_rank_zero_and_stops_the_others_quietly(
     settings.preprocessing_config.use_target_as_feature = False
     settings.preprocessing_config.numerical_features = ["meantemp"]
     results, _, store = run_ranks(
-        settings, 2, lambda: FakeChunkSource(climate_like(200), chunk_size=40)
+        settings, 2, lambda rank: FakeChunkSource(climate_like(200), chunk_size=40)
     )
     assert isinstance(results[0], MissingColumn)
     assert isinstance(results[1], PeerStopped)
@@ -197,9 +215,19 @@ def test_a_split_too_small_for_the_ranks_is_named(
     settings: Settings, rows: int, message: str
 ) -> None:
     results, _, store = run_ranks(
-        settings, 8, lambda: FakeChunkSource(climate_like(rows), chunk_size=40)
+        settings, 8, lambda rank: FakeChunkSource(climate_like(rows), chunk_size=40)
     )
     assert isinstance(results[0], NotEnoughData)
     assert all(isinstance(r, PeerStopped) for r in results[1:]), results
     assert message in str(results[0])
+    assert store.commits == 0
+
+
+def test_a_rank_reading_another_file_than_rank_zero_is_stopped(settings: Settings) -> None:
+    results, _, store = run_ranks(
+        settings, 2, lambda rank: FakeChunkSource(climate_like(200, seed=rank), chunk_size=40)
+    )
+    assert isinstance(results[1], ClusterError)
+    assert "rank 1: mem.csv is not the file rank 0 read" in results[1].message
+    assert isinstance(results[0], ClusterError)  # its next collective finds rank 1 gone
     assert store.commits == 0
