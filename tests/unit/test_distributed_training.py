@@ -85,17 +85,21 @@ def rank_container(
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
     c.report_writer.override(providers.Singleton(InMemoryReportWriter))
+    c.onnx_exporter.override(providers.Object(None))  # the fake model has no ONNX form
     c.forecaster.override(providers.Object(fake))
     c.cluster.override(providers.Object(cluster))
     return c
 
 
 def run_ranks(
-    settings: Settings, world: int, source: Callable[[int], FakeChunkSource]
+    settings: Settings,
+    world: int,
+    source: Callable[[int], FakeChunkSource],
+    levels: tuple[float, ...] = (),
 ) -> tuple[list[Any], list[FakeForecaster], InMemoryArtifactStore]:
     store = InMemoryArtifactStore()
     cluster = ThreadCluster(world)
-    fakes = [FakeForecaster((0,), settings.window.future_steps) for _ in range(world)]
+    fakes = [FakeForecaster((0,), settings.window.future_steps, levels) for _ in range(world)]
     results: list[Any] = [None] * world
 
     def rank(r: int) -> None:
@@ -112,6 +116,14 @@ def run_ranks(
     for t in threads:
         t.join(timeout=60)
     return results, fakes, store
+
+
+def flat(tree: object, prefix: str = "") -> dict[str, object]:
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}.{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in flat(sub, f"{prefix}[{i}]").items()}
+    return {prefix: tree}
 
 
 def windows_of(fake: FakeForecaster) -> list[tuple[float, ...]]:
@@ -137,8 +149,9 @@ def test_the_ranks_train_on_every_window_once_and_report_the_one_process_figures
         def source(rank: int) -> FakeChunkSource:
             return FakeChunkSource(climate_like(211), chunk_size=23)
 
-    alone, (fake_alone,), store_alone = run_ranks(settings, 1, source)
-    results, fakes, store = run_ranks(settings, world, source)
+    levels = (0.1, 0.5, 0.9) if multi_series else ()  # and interval coverage to add up
+    alone, (fake_alone,), store_alone = run_ranks(settings, 1, source, levels)
+    results, fakes, store = run_ranks(settings, world, source, levels)
     assert not [r for r in results if isinstance(r, Exception)], results
 
     every = sorted(windows_of(fake_alone))
@@ -152,7 +165,12 @@ def test_the_ranks_train_on_every_window_once_and_report_the_one_process_figures
     for report in results:
         assert report == results[0]  # every rank returns rank 0's report
     assert results[0]["train"]["processes"] == world
-    assert results[0]["test"] == alone[0]["test"]
+    # the ranks' error sums added up: the one-process figures, to float64 rounding
+    assert ("coverage" in results[0]) == multi_series
+    for part in ("test", "baselines", "by_step", "coverage"):
+        got, want = flat(results[0].get(part)), flat(alone[0].get(part))
+        assert got.keys() == want.keys()
+        assert list(got.values()) == pytest.approx(list(want.values()), rel=1e-9), part
     assert results[0]["train"]["windows_seen"] == alone[0]["train"]["windows_seen"]
     scaler = store.files[settings.preprocessor_path]
     assert scaler == store_alone.files[settings.preprocessor_path]

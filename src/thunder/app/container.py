@@ -324,6 +324,7 @@ class Container(containers.DeclarativeContainer):
     # a launched rank joins its process group here, before any data is read
     cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
     launch_ranks = providers.Callable(_launch_ranks, settings, cluster)
+    onnx_exporter = providers.Callable(_onnx_exporter)  # None without the onnx extra
     train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
         TrainFromChunks,
         settings=settings,
@@ -332,7 +333,7 @@ class Container(containers.DeclarativeContainer):
         store=artifact_store,
         progress=progress_reporter,
         cache=row_cache,
-        to_onnx=providers.Callable(_onnx_exporter),
+        to_onnx=onnx_exporter,
         tracker=experiment_tracker,
         reports=report_writer,
         report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),

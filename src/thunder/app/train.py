@@ -13,7 +13,7 @@ from typing import Any, cast
 
 from thunder.app.export import OnnxExporter
 from thunder.app.settings import Settings
-from thunder.app.windows import checked_rows, scaled_windows, score
+from thunder.app.windows import Tally, checked_rows, scaled_windows, tally
 from thunder.domain.errors import ClusterError, NotEnoughData, PeerStopped, ThunderError
 from thunder.domain.evaluation import Evaluation, ForecastReport, spread
 from thunder.domain.metrics import infer_season, naive_scale
@@ -110,9 +110,9 @@ class TrainFromChunks:
         cut = scaled_windows(prep.table, prep.preprocessor, cols, window)
         rank, world = self._rank()
 
-        def windows(part: str, step: int, shard: bool = True) -> WindowStream:
-            wanted = split_origins(plan, part, window, step)
-            return cut(shard_origins(wanted, rank, world) if shard else wanted)
+        def windows(part: str, step: int) -> WindowStream:
+            """This rank's shard of the part's windows (all of them in one process)."""
+            return cut(shard_origins(split_origins(plan, part, window, step), rank, world))
 
         try:
             mine, sizes = self._train_shard(plan, rank, world)
@@ -132,19 +132,22 @@ class TrainFromChunks:
         windows_seen = sum(cast(int, n) for n in self._gather(fit.windows_seen))
         if validate_only:  # the search scores the val loss; the test split stays unseen
             return {"train": asdict(fit)}
-        if rank != 0:  # rank 0 scores the test split and publishes; the others take its report
-            return cast(dict[str, Any], self._broadcast(None))
         season = prep.season if prep.season and prep.season <= window.past_steps else None
         test_windows = windows_in(plan, "test", window, stride)
-        scored = score(
-            windows("test", stride, shard=False),
+        # each rank scores its shard of the test windows; rank 0 adds the sums up and publishes
+        mine_scored = tally(
+            windows("test", stride),
             forecaster,
             prep.preprocessor,
             cols.targets,
             season=season,
-            scale=prep.naive_mae,
             sample_at=spread(SAMPLE_WINDOWS, test_windows),
+            offset=shard_bounds(test_windows, rank, world)[0],
         )
+        tallies = [cast(Tally, t) for t in self._gather(mine_scored)]
+        if rank != 0:  # the others take rank 0's report once it has published
+            return cast(dict[str, Any], self._broadcast(None))
+        scored = Tally.merged(tallies).scored(prep.naive_mae)
         metrics = scored.evaluation.as_dict()
         report: dict[str, Any] = {
             "data": {

@@ -76,6 +76,28 @@ class Scored:
     loss_scaled: float  # the mean squared error of the scaled point forecasts
 
 
+@dataclass(frozen=True)
+class Tally:
+    """The running scores of some windows: all of them, or one rank's shard."""
+
+    board: Scoreboard
+    scaled: ErrorAccumulator
+
+    @staticmethod
+    def merged(parts: Sequence["Tally"]) -> "Tally":
+        """The shards' tallies of a distributed run as one, in rank order."""
+        first, *rest = parts
+        for part in rest:
+            first.board.merge(part.board)
+            first.scaled.merge(part.scaled)
+        return first
+
+    def scored(self, scale: Mapping[str, float] | None) -> Scored:
+        """`scale`: MASE's denominator per target."""
+        mse = float(np.mean([e.rmse**2 for e in self.scaled.result().values()]))
+        return Scored(self.board.result(scale), mse)
+
+
 def score(
     windows: Iterable[WindowBatch],
     predictor: Predictor,
@@ -88,7 +110,21 @@ def score(
 ) -> Scored:
     """Forecast every window and score it in the data's own units; `scale` is MASE's
     denominator, `sample_at` the indices of the windows kept whole for plots."""
-    board = Scoreboard(targets, season, sample_at)
+    return tally(windows, predictor, pre, targets, season=season, sample_at=sample_at).scored(scale)
+
+
+def tally(
+    windows: Iterable[WindowBatch],
+    predictor: Predictor,
+    pre: Preprocessor,
+    targets: Sequence[str],
+    *,
+    season: int | None,
+    sample_at: Sequence[int] = (),
+    offset: int = 0,
+) -> Tally:
+    """Forecast the windows and add up their errors; `offset` is the index of the first."""
+    board = Scoreboard(targets, season, sample_at, offset)
     scaled = ErrorAccumulator(targets)
     for wb in windows:
         pred = predictor.predict(wb.x)
@@ -98,5 +134,4 @@ def score(
             pre.inverse_transform(wb.y, targets),  # [n, future, T]
             pre.inverse_transform(wb.history, targets),  # [n, past, T]
         )
-    mse = float(np.mean([e.rmse**2 for e in scaled.result().values()]))
-    return Scored(board.result(scale), mse)
+    return Tally(board, scaled)

@@ -102,7 +102,9 @@ class Scoreboard:
         targets: Sequence[str],
         season: int | None,
         sample_at: Sequence[int] = (),
+        offset: int = 0,
     ) -> None:
+        """`offset`: the index of the first window this board sees (a rank's shard of them)."""
         self._targets = tuple(targets)
         self._season = season
         self._model = ErrorAccumulator(targets)
@@ -112,6 +114,7 @@ class Scoreboard:
         self._levels: tuple[float, ...] = ()
         self._sample_at = sorted(set(sample_at))
         self._samples: list[SampleWindow] = []
+        self._offset = offset
         self._seen = 0
 
     def add(self, pred: Prediction, actual: FloatArray, history: FloatArray) -> None:
@@ -130,7 +133,7 @@ class Scoreboard:
 
     def _keep_samples(self, pred: Prediction, actual: FloatArray, history: FloatArray) -> None:
         for index in self._sample_at:
-            i = index - self._seen
+            i = index - self._offset - self._seen
             if 0 <= i < len(actual):
                 q = None if pred.quantiles is None else pred.quantiles[i].copy()
                 self._samples.append(
@@ -138,6 +141,19 @@ class Scoreboard:
                         index, history[i].copy(), actual[i].copy(), pred.point[i].copy(), q
                     )
                 )
+
+    def merge(self, other: "Scoreboard") -> None:
+        """Add what another board saw: the shard of the windows another rank scored."""
+        self._model.merge(other._model)
+        self._naive.merge(other._naive)
+        self._seasonal.merge(other._seasonal)
+        if other._coverage is not None:
+            self._levels = other._levels
+            if self._coverage is None:
+                self._coverage = CoverageAccumulator(self._targets, other._levels)
+            self._coverage.merge(other._coverage)
+        self._samples = sorted([*self._samples, *other._samples], key=lambda w: w.index)
+        self._seen += other._seen
 
     def result(self, scale: Mapping[str, float] | None = None) -> Evaluation:
         """`scale`: MASE's denominator per target (the in-sample naive MAE of the train rows)."""

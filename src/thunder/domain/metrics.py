@@ -35,6 +35,17 @@ class ErrorAccumulator:
         self._smape += ratio.sum(axis=0)
         self._windows += err.shape[0]
 
+    def merge(self, other: "ErrorAccumulator") -> None:
+        """Add the windows another accumulator saw (another rank's shard)."""
+        if other._windows == 0:
+            return
+        if self._windows == 0:
+            self._abs, self._sq, self._smape = (np.zeros_like(other._abs) for _ in range(3))
+        self._abs += other._abs
+        self._sq += other._sq
+        self._smape += other._smape
+        self._windows += other._windows
+
     @property
     def count(self) -> int:
         """(window, step) pairs seen."""
@@ -98,6 +109,11 @@ class CoverageAccumulator:
             inside = (quantiles[..., lo] <= actual) & (actual <= quantiles[..., hi])
             self._inside[:, k] += inside.sum(axis=(0, 1))
         self._count += actual.shape[0] * actual.shape[1]
+
+    def merge(self, other: "CoverageAccumulator") -> None:
+        self._below += other._below
+        self._inside += other._inside
+        self._count += other._count
 
     def result(self) -> dict[str, dict[str, float]]:
         """{target: {'q10': share at or below q10, ..., 'q10_q90': share inside [q10, q90]}}."""
