@@ -1,6 +1,7 @@
 """Local processes for benchmarks and integration tests: free ports, waiting, stopping, and the
 real deploy/nginx.conf pointed at a local upstream. 127.0.0.1 only."""
 
+import contextlib
 import shutil
 import signal
 import socket
@@ -85,3 +86,38 @@ def chunk_command(csv: Path, size: int, config: Path | str, report: str | None =
     cmd = [sys.executable, "-m", "thunder", "chunk", "--input", str(csv), "--size", str(size)]
     cmd += ["--config", str(config)]
     return cmd + (["--report", report] if report else [])
+
+
+def watch_rss(proc: "subprocess.Popen[bytes]") -> tuple[int, dict[int, int]]:
+    """Peak RSS in bytes of `proc` and its descendants together, and of each process alone (the
+    ranks of a distributed run) by pid; sampled every 20 ms until `proc` exits."""
+    total = 0
+    peaks: dict[int, int] = {}
+    while proc.poll() is None:
+        now = {pid: _rss(pid) for pid in _tree(proc.pid)}
+        total = max(total, sum(now.values()))
+        for pid, rss in now.items():
+            peaks[pid] = max(peaks.get(pid, 0), rss)
+        time.sleep(0.02)
+    return total, peaks
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

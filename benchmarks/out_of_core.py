@@ -11,7 +11,6 @@ Files are generated once into --data-dir (deterministic; about 60 s per 10M rows
 """
 
 import argparse
-import contextlib
 import json
 import os
 import subprocess
@@ -24,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import chunk_command
+from benchmarks.harness import chunk_command, watch_rss
 from benchmarks.synthetic import COLUMNS, config, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +75,7 @@ def _run(csv: Path, rows: int, series: int, args: argparse.Namespace) -> dict[st
         cmd = chunk_command(csv, args.size, "config.json", report="report.json")
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        peak = _watch_rss(proc)
+        peak, _ = watch_rss(proc)
         _, err = proc.communicate()
         wall = time.perf_counter() - start
         if proc.returncode:
@@ -92,36 +91,6 @@ def _run(csv: Path, rows: int, series: int, args: argparse.Namespace) -> dict[st
         "ingest_rows_s": rows / data["check_s"],
         "train_windows_s": report["train"]["windows_per_s"],
     }
-
-
-def _watch_rss(proc: subprocess.Popen[bytes]) -> int:
-    """Peak of the summed RSS of `proc` and its descendants, sampled every 20 ms."""
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_rss(pid) for pid in _tree(proc.pid)))
-        time.sleep(0.02)
-    return peak
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        for task in Path(f"/proc/{p}/task").glob("*/children"):
-            with contextlib.suppress(OSError):
-                todo += [int(c) for c in task.read_text().split()]
-    return out
-
-
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _row(r: dict[str, Any]) -> str:
