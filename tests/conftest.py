@@ -25,3 +25,12 @@ def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(small_config(tmp_path)))
     return path
+
+
+def flat(tree: object, prefix: str = "") -> dict[str, object]:
+    """A report's nested numbers as {"a.b[0]": value}, to compare with pytest.approx."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}.{key}").items()}
+    if isinstance(tree, list):
+        return {k: v for i, sub in enumerate(tree) for k, v in flat(sub, f"{prefix}[{i}]").items()}
+    return {prefix: tree}

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from dependency_injector import providers
 
+from tests.conftest import flat
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import (
     FakeChunkSource,
@@ -116,14 +117,6 @@ def run_ranks(
     for t in threads:
         t.join(timeout=60)
     return results, fakes, store
-
-
-def flat(tree: object, prefix: str = "") -> dict[str, object]:
-    if isinstance(tree, dict):
-        return {k: v for key, sub in tree.items() for k, v in flat(sub, f"{prefix}.{key}").items()}
-    if isinstance(tree, list):
-        return {k: v for i, sub in enumerate(tree) for k, v in flat(sub, f"{prefix}[{i}]").items()}
-    return {prefix: tree}
 
 
 def windows_of(fake: FakeForecaster) -> list[tuple[float, ...]]:
