@@ -221,15 +221,16 @@ def test_reload_swaps_in_the_newly_trained_model(
     container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with _app_with_token(container, monkeypatch, "s3cret") as c:
-        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-400"
-        container.train_from_chunks()(FakeChunkSource(climate_like(250), chunk_size=64))
-        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-400"  # not before reload
+        first = c.get("/").json()["model"]["data"]["sha256"]
+        source = FakeChunkSource(climate_like(250), chunk_size=64)
+        container.train_from_chunks()(source)
+        assert c.get("/").json()["model"]["data"]["sha256"] == first  # not before reload
         r = c.post("/admin/reload", headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 200, r.text
-        assert r.json()["model"]["data_sha256"] == "fake-500"
-        assert c.get("/").json()["model"]["data"]["sha256"] == "fake-500"
-        assert 'data_sha256="fake-500"' in c.get("/metrics").text
-        assert 'data_sha256="fake-400"' not in c.get("/metrics").text
+        assert r.json()["model"]["data_sha256"] == source.fingerprint() != first
+        assert c.get("/").json()["model"]["data"]["sha256"] == source.fingerprint()
+        assert f'data_sha256="{source.fingerprint()}"' in c.get("/metrics").text
+        assert f'data_sha256="{first}"' not in c.get("/metrics").text
 
 
 def test_a_failed_reload_keeps_serving_the_old_model(
