@@ -60,6 +60,11 @@ class Forecast:
 
     def many(self, series: Sequence[Sequence[Record]]) -> list[list[ForecastRow]]:
         """Forecast several series in one forward pass; errors name the series by position."""
+        out = self.batch(series)
+        return [out.rows(i) for i in range(len(series))]
+
+    def batch(self, series: Sequence[Sequence[Record]]) -> "Forecasts":
+        """The forecasts of several series as arrays, from one forward pass."""
         cols, window = self.card.columns, self.card.window
         histories = []
         for i, records in enumerate(series):
@@ -75,25 +80,78 @@ class Forecast:
         pred = self._forecaster.predict(x).map(
             lambda y: self._preprocessor.inverse_transform(y, cols.targets)
         )  # in the data's own units
-        return [self._rows(records, pred, i) for i, records in enumerate(series)]
+        stamps = [future_timestamps(r, cols.time, window.future_steps) for r in series]
+        return Forecasts(pred, cols.targets, stamps)
 
-    def _rows(self, records: Sequence[Record], pred: Prediction, i: int) -> list[ForecastRow]:
-        """Rows of series i: each target, then `<target>_q10`, ... for a quantile model."""
-        cols, window = self.card.columns, self.card.window
-        stamps = future_timestamps(records, cols.time, window.future_steps)
-        point = pred.point[i].tolist()  # [future][targets]
-        bands = pred.quantiles[i].tolist() if pred.quantiles is not None else None
+
+class NonFiniteForecast(InvalidHistory):
+    """Finite inputs far outside the training range overflowed in the scaler or the network."""
+
+    def __init__(self, series: int, step: int) -> None:
+        super().__init__(
+            f"the forecast is not a finite number at step {step}: the history's values are "
+            f"too far outside the range the model was trained on"
+        )
+        self.series = series
+
+
+class Forecasts:
+    """Forecasts of n series: the model's arrays, in the data's own units, and the timestamps of
+    each series' future rows (None where its history has no regular time column)."""
+
+    def __init__(
+        self, pred: Prediction, targets: Sequence[str], stamps: Sequence[list[str] | None]
+    ) -> None:
+        self._pred = pred
+        self._targets = tuple(targets)
+        self._stamps = stamps
+        # `<target>_q10`, ...: each level of each target, in the order the values come
         names = [level_name(a) for a in pred.levels]
-        rows = []
-        for k in range(window.future_steps):
-            values = dict(zip(cols.targets, point[k], strict=True))
+        self._band_names = [f"{t}_{name}" for t in self._targets for name in names]
+
+    def rows(self, i: int) -> list[ForecastRow]:
+        """Rows of series i: each target, then `<target>_q10`, ... for a quantile model."""
+        return [
+            ForecastRow(k + 1, values, stamp)
+            for k, (values, stamp) in enumerate(self._values(i, self._pred.point[i].tolist()))
+        ]
+
+    def as_json(self, time_key: str) -> list[list[dict[str, Any]]]:
+        """Every series' rows as JSON objects ({"step", time_key, target, ...}), built from the
+        whole batch's arrays at once. NonFiniteForecast names the first series that overflowed:
+        JSON has no NaN, and a null forecast would break the response's schema."""
+        values = self._pred.point if self._pred.quantiles is None else self._pred.quantiles
+        finite = np.isfinite(values).reshape(len(values), values.shape[1], -1).all(axis=2)
+        if not finite.all():
+            series, step = np.argwhere(~finite)[0]
+            raise NonFiniteForecast(int(series), int(step) + 1)
+        point = self._pred.point.tolist()  # [n][future][targets]
+        out = []
+        for i in range(len(point)):
+            rows = []
+            for k, (row, stamp) in enumerate(self._values(i, point[i])):
+                item: dict[str, Any] = {"step": k + 1}
+                if stamp is not None:
+                    item[time_key] = stamp
+                item.update(row)
+                rows.append(item)
+            out.append(rows)
+        return out
+
+    def _values(
+        self, i: int, point: list[list[float]]
+    ) -> list[tuple[dict[str, float], str | None]]:
+        stamps = self._stamps[i]
+        bands = None
+        if self._pred.quantiles is not None:  # [future][targets * levels]
+            bands = self._pred.quantiles[i].reshape(len(point), -1).tolist()
+        out = []
+        for k, step in enumerate(point):
+            values = dict(zip(self._targets, step, strict=True))
             if bands is not None:
-                for j, t in enumerate(cols.targets):
-                    values.update(
-                        (f"{t}_{name}", v) for name, v in zip(names, bands[k][j], strict=True)
-                    )
-            rows.append(ForecastRow(k + 1, values, stamps[k] if stamps else None))
-        return rows
+                values.update(zip(self._band_names, bands[k], strict=True))
+            out.append((values, stamps[k] if stamps else None))
+        return out
 
 
 class LoadModel:

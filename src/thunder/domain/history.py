@@ -3,10 +3,12 @@
 Pure Python: it checks every row and column a client sent and names the first bad one.
 """
 
+import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 import numpy as np
 
@@ -85,11 +87,20 @@ def future_timestamps(
     """
     if column is None or len(records) < 2:
         return None
-    raw = [records[i].get(column) for i in range(max(0, len(records) - 3), len(records))]
+    raw = tuple(records[i].get(column) for i in range(max(0, len(records) - 3), len(records)))
     if not all(isinstance(v, str) for v in raw):
         return None
+    out = _continued(cast(tuple[str, ...], raw), steps)
+    return None if out is None else list(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _continued(raw: tuple[str, ...], steps: int) -> tuple[str, ...] | None:
+    """The series of timestamps `raw` ends, continued for `steps` more. Cached: the series of a
+    batch request often share their calendar, and parsing it again for each costs more than
+    its forecast."""
     try:
-        times = [datetime.fromisoformat(str(v)) for v in raw]
+        times = [datetime.fromisoformat(v) for v in raw]
     except ValueError:
         return None
     deltas = {b - a for a, b in itertools.pairwise(times)}
@@ -98,9 +109,9 @@ def future_timestamps(
     step: timedelta = deltas.pop()
     if step <= timedelta(0):
         return None
-    date_only = len(str(raw[-1])) == 10
+    date_only = len(raw[-1]) == 10
     out = []
     for k in range(1, steps + 1):
         t = times[-1] + k * step
         out.append(t.date().isoformat() if date_only else t.isoformat(sep=" "))
-    return out
+    return tuple(out)

@@ -7,7 +7,6 @@ import asyncio
 import gc
 import hmac
 import logging
-import math
 import os
 import signal
 import threading
@@ -24,9 +23,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thunder.app.predict import Forecast
+from thunder.app.predict import Forecast, Forecasts, NonFiniteForecast
 from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
-from thunder.domain.values import ForecastRow
 from thunder.entrypoints import access_log
 from thunder.entrypoints.access_log import AccessLog
 from thunder.entrypoints.schemas import (
@@ -185,7 +183,7 @@ def create_app(container: Any) -> FastAPI:
         """One window, ~2 ms of model time: run on the event loop, as a hop to the thread pool
         and back costs about as much again (the batch endpoint, up to 1000 windows, does hop)."""
         predictor: Forecast = request.app.state.predictor
-        rows = _rows(predictor, predictor(body.records()), "data")
+        (rows,) = _json_rows(predictor, predictor.batch([body.records()]), "data")
         predictions.labels("predict").inc()
         return {"predictions": rows}
 
@@ -203,12 +201,14 @@ def create_app(container: Any) -> FastAPI:
                 field="series",
             )
         predictor: Forecast = request.app.state.predictor
-        forecasts = predictor.many([s.records() for s in body.series])
+        forecasts = _json_rows(
+            predictor, predictor.batch([s.records() for s in body.series]), "series[{}].data"
+        )
         predictions.labels("predict_batch").inc(len(forecasts))
         return {
             "forecasts": [
-                {"id": s.id, "predictions": _rows(predictor, rows, f"series[{i}].data")}
-                for i, (s, rows) in enumerate(zip(body.series, forecasts, strict=True))
+                {"id": s.id, "predictions": rows}
+                for s, rows in zip(body.series, forecasts, strict=True)
             ]
         }
 
@@ -318,24 +318,12 @@ def _info_labels(predictor: Forecast) -> tuple[str, str]:
     return predictor.card.trained_at, str(predictor.card.data.get("sha256", ""))
 
 
-def _rows(predictor: Forecast, rows: list[ForecastRow], field: str) -> list[dict[str, Any]]:
-    time_key = predictor.card.columns.time or "timestamp"
-    out = []
-    for row in rows:
-        if not all(math.isfinite(v) for v in row.values.values()):
-            # finite float32 inputs far outside the training range can overflow in the scaler
-            # or the network; JSON has no NaN, and a null forecast would break the schema
-            raise InvalidHistory(
-                f"the forecast is not a finite number at step {row.step}: the history's values "
-                f"are too far outside the range the model was trained on",
-                field=field,
-            )
-        item: dict[str, Any] = {"step": row.step}
-        if row.timestamp is not None:
-            item[time_key] = row.timestamp
-        item.update(row.values)
-        out.append(item)
-    return out
+def _json_rows(predictor: Forecast, out: Forecasts, field: str) -> list[list[dict[str, Any]]]:
+    """`field` names the series' history in an error, with {} for its position in a batch."""
+    try:
+        return out.as_json(predictor.card.columns.time or "timestamp")
+    except NonFiniteForecast as e:
+        raise InvalidHistory(e.message, field=field.format(e.series)) from None
 
 
 def _error(status: int, code: str, message: str, field: str | None) -> JSONResponse:
