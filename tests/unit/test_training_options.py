@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.network import NetworkConfig
+from thunder.adapters.lightning.optim import cosine_factor
 from thunder.domain.values import WindowBatch
 
 NET = NetworkConfig(
@@ -28,10 +28,7 @@ def windows(n: int, seed: int) -> list[WindowBatch]:
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero() -> None:
-    module = ForecastModule(
-        NET.as_dict(), 1e-3, lr_schedule="cosine", warmup_steps=4, total_steps=20
-    )
-    factors = [module._cosine_factor(s) for s in range(21)]
+    factors = [cosine_factor(s, warmup_steps=4, total_steps=20) for s in range(21)]
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4] == pytest.approx(1.0)
     assert factors[12] == pytest.approx(0.5)

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
+from thunder.adapters.lightning.architectures.losses import pinball_loss
 from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.module import pinball_loss
 from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
 from thunder.domain.errors import ArtifactCorrupt
 

@@ -61,6 +61,7 @@ def network_config(settings: Settings) -> "NetworkConfig":
         block_pattern=net.block_pattern,
         target_inputs=tuple(cols.inputs.index(t) for t in cols.targets) if targets_fed else None,
         quantiles=tuple(net.quantiles or ()),
+        architecture=net.architecture,
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -76,7 +77,22 @@ class TrainingConfig(_Strict):
     experiment: str = Field("thunder", min_length=1, description="the MLflow experiment name")
 
 
+# the options each architecture reads besides num_features, hidden_size, num_layers, future_steps,
+# learning_rate, dropout and quantiles (which all of them read)
+ARCHITECTURE_OPTIONS = {
+    "xlstm": ("num_attention_heads", "block_pattern"),
+    "lstm": (),
+    "lstm_attention": ("num_attention_heads",),
+    "tft": ("num_attention_heads",),
+}
+
+
 class ModelConfig(_Strict):
+    architecture: Literal["xlstm", "lstm", "lstm_attention", "tft"] = Field(
+        "xlstm",
+        description="xlstm, lstm (plain stacked LSTM), lstm_attention (LSTM + self-attention, "
+        "Gaussian mean and variance), tft (Temporal Fusion Transformer essentials)",
+    )
     num_features: int = Field(ge=1)
     hidden_size: int = Field(64, ge=1)
     num_layers: int = Field(2, ge=1)
@@ -102,6 +118,20 @@ class ModelConfig(_Strict):
         if outside:
             raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {outside}")
         return sorted({round(q, 6) for q in levels} | {0.5})
+
+    @field_validator("num_attention_heads", "block_pattern")
+    @classmethod
+    def _applies(cls, value: Any, info: ValidationInfo) -> Any:
+        """An option the architecture does not read must keep its default: a changed value would
+        be silently ignored otherwise (defaults pass, so a dumped config loads back)."""
+        arch = info.data.get("architecture", "xlstm")
+        name = str(info.field_name)
+        if name not in ARCHITECTURE_OPTIONS[arch] and value != cls.model_fields[name].default:
+            users = ", ".join(a for a, used in ARCHITECTURE_OPTIONS.items() if name in used)
+            raise ValueError(
+                f"does not apply to architecture '{arch}' (only to {users}); remove it"
+            )
+        return value
 
 
 class SplitConfig(_Strict):
@@ -199,7 +229,8 @@ class Settings(BaseSettings):
                 f"model_config.num_features ({net.num_features}) must equal the number of input "
                 f"features ({len(inputs)}: {', '.join(inputs)})"
             )
-        if net.hidden_size % net.num_attention_heads:
+        heads_used = "num_attention_heads" in ARCHITECTURE_OPTIONS[net.architecture]
+        if heads_used and net.hidden_size % net.num_attention_heads:
             raise ValueError(
                 f"model_config.hidden_size ({net.hidden_size}) must be divisible by "
                 f"model_config.num_attention_heads ({net.num_attention_heads})"

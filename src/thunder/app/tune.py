@@ -116,7 +116,12 @@ def draw(trial: Trial, settings: Settings) -> dict[str, Param]:
     return {
         "hidden_size": trial.choose("hidden_size", sizes),
         "num_layers": trial.suggest_int("num_layers", *NUM_LAYERS),
-        "block_pattern": trial.choose("block_pattern", BLOCK_PATTERNS),
+        # the xLSTM's alone; other architectures keep the default (settings reject a change)
+        "block_pattern": (
+            trial.choose("block_pattern", BLOCK_PATTERNS)
+            if settings.network.architecture == "xlstm"
+            else settings.network.block_pattern
+        ),
         "dropout": trial.suggest_float("dropout", *DROPOUT),
         "learning_rate": trial.suggest_float("learning_rate", *LEARNING_RATE, log=True),
         "past_steps": trial.choose("past_steps", sorted({max(1, past // 2), past, past * 2})),

@@ -1,4 +1,5 @@
-"""Forecaster port over a Lightning Trainer and the xLSTM module; weights saved as a safe checkpoint.
+"""Forecaster port over a Lightning Trainer and the generic ForecastModule around the architecture
+model_config.architecture names; weights saved as a safe checkpoint.
 
 A checkpoint is {format, hyper-parameters, state_dict}, loaded with torch.load(weights_only=True),
 so a swapped file cannot run code on load.
@@ -28,13 +29,16 @@ from pytorch_lightning.tuner.tuning import Tuner
 from torch.utils.data import DataLoader
 
 from thunder.adapters import distributed
+from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.architectures.losses import loss_for
+from thunder.adapters.lightning.architectures.zoo import build
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
-from thunder.adapters.lightning.network import NetworkConfig
+from thunder.adapters.lightning.optim import adamw, schedule
 from thunder.adapters.mlflow_tracker import mlflow_logger, run_of
 from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
 from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK, META_QUANTIZED
-from thunder.domain.errors import ArtifactCorrupt, NothingToResume
+from thunder.domain.errors import ArtifactCorrupt, ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult, FloatArray, Prediction
@@ -112,7 +116,7 @@ class LightningForecaster:
     def __init__(self, network: NetworkConfig, options: TrainingOptions) -> None:
         self._network = network
         self._options = options
-        self._module = ForecastModule(network.as_dict(), options.learning_rate)
+        self._module = self._new_module(total_steps=None)
         self._traced: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     def fit(
@@ -134,13 +138,7 @@ class LightningForecaster:
                 f"saves one after each epoch; start without --resume"
             )
         pl.seed_everything(opts.seed, workers=True, verbose=False)
-        self._module = ForecastModule(
-            self._network.as_dict(),
-            opts.learning_rate,
-            lr_schedule=opts.lr_schedule,
-            warmup_steps=opts.warmup_steps,
-            total_steps=self._total_steps(train_windows, batch_sizes),
-        )
+        self._module = self._new_module(self._total_steps(train_windows, batch_sizes))
         self._traced = None
         best = KeepBestWeights()
         callbacks: list[pl.Callback] = [best]
@@ -197,7 +195,7 @@ class LightningForecaster:
         self._module.cpu().eval()
         return FitResult(
             epochs=trainer.current_epoch,
-            steps=trainer.global_step,
+            steps=trainer.global_step // self._module.groups,  # see _trainer
             windows_seen=self._module.windows_seen,
             wall_s=wall,
             best_val_loss=best.best,
@@ -207,11 +205,32 @@ class LightningForecaster:
             tracking_run=run_of(trainer.loggers),
         )
 
+    def _new_module(self, total_steps: int | None) -> ForecastModule:
+        """The architecture model_config names, its loss, AdamW per parameter group and the
+        configured schedule, in the generic module."""
+        opts = self._options
+        net = build(self._network)
+        return ForecastModule(
+            net,
+            loss_for(net),
+            adamw,
+            schedule(opts.lr_schedule, opts.warmup_steps, total_steps),
+            learning_rate=opts.learning_rate,
+            gradient_clip_val=opts.gradient_clip_val,
+        )
+
     def _find_lr(self, train_data: WindowBatches) -> bool:
         """Lightning's range test: 100 steps with the rate rising exponentially from 1e-6 to 1,
         then the rate at the steepest fall of the smoothed loss. The weights are restored after;
         the module keeps the suggestion as its learning_rate. False when the test gave none
         (e.g. a loss that never fell): the configured rate stays."""
+        if self._module.groups > 1:  # Lightning's range test drives exactly one optimiser
+            raise ConfigError(
+                f"--find-lr needs one optimiser; model_config.architecture "
+                f"'{self._network.architecture}' trains {self._module.groups}: set "
+                f"model_config.learning_rate instead",
+                field="model_config.architecture",
+            )
         # the finder parks the initial weights in a checkpoint file: keep it out of the cwd
         with _quiet_lightning(), tempfile.TemporaryDirectory(prefix="thunder-lr-") as tmp:
             trainer = self._trainer(callbacks=[], max_epochs=10_000, root_dir=tmp)
@@ -353,14 +372,17 @@ class LightningForecaster:
         opts = self._options
         if opts.progress:
             callbacks = [*callbacks, RichProgressBar(leave=True)]
+        # under manual optimisation Lightning counts every optimiser's step in global_step, and
+        # the module clips the gradients itself
+        groups, manual = self._module.groups, not self._module.automatic_optimization
         return pl.Trainer(
             max_epochs=max_epochs,
-            max_steps=opts.max_steps if opts.max_steps is not None else -1,
+            max_steps=opts.max_steps * groups if opts.max_steps is not None else -1,
             accelerator=opts.accelerator,
             **_processes(),
             precision=opts.precision,  # type: ignore[arg-type]
             callbacks=callbacks,
-            gradient_clip_val=opts.gradient_clip_val,
+            gradient_clip_val=None if manual else opts.gradient_clip_val,
             logger=loggers or False,
             log_every_n_steps=10,
             enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),

@@ -1,97 +1,117 @@
-"""LightningModule around the xLSTM network: steps, loss and optimiser. Plain hyper-parameters in."""
+"""The one LightningModule: any architecture (a plain nn.Module), a loss, an optimiser factory
+and an LR-schedule factory in; training, validation, test and predict steps written once.
 
-import math
+An architecture with one parameter group trains with Lightning's automatic optimisation; one
+that asks for several (WindowForecaster.parameter_groups) gets one optimiser per group and
+manual optimisation: one backward, each group's gradient clipped and stepped, step-interval
+schedules stepped per batch and the plateau schedule per epoch.
+"""
+
 from typing import Any
 
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
+from thunder.adapters.lightning.architectures.base import WindowForecaster
+from thunder.adapters.lightning.architectures.losses import Loss
+from thunder.adapters.lightning.optim import OptimizerFactory, SchedulerFactory
 
-
-def pinball_loss(pred: Tensor, y: Tensor, levels: Tensor) -> Tensor:
-    """Mean quantile (pinball) loss: pred [..., Q] at `levels` [Q], y [...] the actuals.
-
-    rho_a(e) = max(a e, (a - 1) e) with e = y - pred is minimised by the a-quantile of y.
-    """
-    e = y[..., None] - pred  # [..., Q]
-    return torch.maximum(levels * e, (levels - 1) * e).mean()
+Batch = tuple[Tensor, Tensor]
 
 
 class ForecastModule(pl.LightningModule):
-    levels: Tensor  # quantile levels [Q] as a buffer, so it follows the module to its device
-
     def __init__(
         self,
-        network: dict[str, Any],
+        net: WindowForecaster,
+        loss: Loss,
+        optimizer: OptimizerFactory,
+        scheduler: SchedulerFactory | None = None,
+        *,
         learning_rate: float,
-        lr_schedule: str = "none",
-        warmup_steps: int = 0,
-        total_steps: int | None = None,
+        gradient_clip_val: float | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
-        self.net = XLSTMForecaster(NetworkConfig.from_dict(network))
-        levels = self.net.cfg.quantiles
-        self.register_buffer("levels", torch.tensor(levels or (0.5,)), persistent=False)
-        self.learning_rate = learning_rate
-        self.lr_schedule = lr_schedule
-        self.warmup_steps = warmup_steps
-        self.total_steps = total_steps
+        self.net = net
+        self.loss = loss
+        self.make_optimizer = optimizer
+        self.make_scheduler = scheduler
+        self.learning_rate = learning_rate  # Lightning's range test (--find-lr) sets it
+        self.gradient_clip_val = gradient_clip_val
+        self.groups = len(net.parameter_groups())
+        self.automatic_optimization = self.groups == 1
         self.windows_seen = 0
         # the val loss as a weighted mean of every val window's loss; in a distributed run the
         # sums and counts are added up over the ranks, so it equals the one-process figure
         self.val_loss = MeanMetric()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)  # type: ignore[no-any-return]
+        """x: [B, past, F] scaled -> [B, future, T, Q] scaled forecasts."""
+        out: Tensor = self.net(x)
+        return out
 
-    def _loss(self, batch: tuple[Tensor, Tensor]) -> Tensor:
+    def _loss(self, batch: Batch) -> Tensor:
         x, y = batch  # [B, past, F], [B, future, T]
-        out = self(x)  # [B, future, T, Q]
-        if not self.net.cfg.quantiles:
-            return F.mse_loss(out[..., 0], y)
-        return pinball_loss(out, y, self.levels)
+        return self.loss(self.net.distribution(x), y)  # [B, future, T, P] vs [B, future, T]
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
         loss = self._loss(batch)
         self.windows_seen += batch[0].shape[0]
         self.log("train_loss", loss, prog_bar=True, batch_size=batch[0].shape[0])
+        if not self.automatic_optimization:
+            self._manual_step(loss)
         return loss
 
-    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def _manual_step(self, loss: Tensor) -> None:
+        optimizers = self._list(self.optimizers())
+        for opt in optimizers:
+            opt.zero_grad()
+        self.manual_backward(loss)
+        for opt in optimizers:
+            if self.gradient_clip_val is not None:  # per group: each optimiser's own norm
+                self.clip_gradients(opt, self.gradient_clip_val, gradient_clip_algorithm="norm")
+            opt.step()
+        for sched in self._list(self.lr_schedulers()):
+            if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step()
+
+    def on_train_epoch_end(self) -> None:
+        """Manual optimisation steps the plateau schedule itself, after the epoch's validation."""
+        val = self.trainer.callback_metrics.get("val_loss")
+        if self.automatic_optimization or val is None:
+            return
+        for sched in self._list(self.lr_schedulers()):
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(float(val))
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.val_loss.update(self._loss(batch), weight=batch[0].shape[0])
         self.log("val_loss", self.val_loss, prog_bar=True, on_step=False, on_epoch=True)
 
-    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.log("test_loss", self._loss(batch), batch_size=batch[0].shape[0])
 
-    def configure_optimizers(self) -> Any:
-        # fused: one kernel for all parameters instead of a dozen small ops per tensor (CPU and CUDA)
-        opt = torch.optim.AdamW(self.parameters(), lr=self.learning_rate, fused=True)
-        if self.lr_schedule == "plateau":
-            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
-            # strict=False: with no validation windows there is no val_loss, and no reduction
-            sched = {
-                "scheduler": plateau,
-                "monitor": "val_loss",
-                "interval": "epoch",
-                "strict": False,
-            }
-            return {"optimizer": opt, "lr_scheduler": sched}
-        if self.lr_schedule == "cosine":
-            cosine = torch.optim.lr_scheduler.LambdaLR(opt, self._cosine_factor)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": cosine, "interval": "step"}}
-        return opt
+    def predict_step(self, batch: Batch | Tensor, batch_idx: int) -> Tensor:
+        """Scaled forecasts [B, future, T, Q]. Data units are the app layer's business: the
+        Forecast use case (and evaluation) apply Preprocessor.inverse_transform to them."""
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch  # [B, past, F]
+        out: Tensor = self(x)  # [B, future, T, Q]
+        return out
 
-    def _cosine_factor(self, step: int) -> float:
-        """Linear warm-up over warmup_steps, then half a cosine down to 0 at total_steps."""
-        if step < self.warmup_steps:
-            return (step + 1) / self.warmup_steps
-        if not self.total_steps or self.total_steps <= self.warmup_steps:
-            return 1.0
-        progress = min(1.0, (step - self.warmup_steps) / (self.total_steps - self.warmup_steps))
-        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    def configure_optimizers(self) -> Any:
+        optimizers = [
+            self.make_optimizer(g, self.learning_rate) for g in self.net.parameter_groups()
+        ]
+        make = self.make_scheduler
+        schedules = [s for s in (make(o) for o in optimizers) if s] if make else []
+        if self.automatic_optimization:
+            opt = optimizers[0]
+            return {"optimizer": opt, "lr_scheduler": schedules[0]} if schedules else opt
+        return optimizers, schedules
+
+    @staticmethod
+    def _list(items: Any) -> list[Any]:
+        if items is None:
+            return []
+        return list(items) if isinstance(items, list) else [items]

@@ -3,6 +3,8 @@
   x [B, past, F] -> (per-window normalisation) -> Linear -> [mLSTM | sLSTM block] x num_layers
     -> LayerNorm -> last state -> Linear -> [B, future, T, Q] -> (de-normalise)
 
+The normalisation and the head's reshaping are WindowForecaster's (architectures/base.py).
+
 Q is 1 (a point forecast, trained with MSE) or the number of quantile levels (pinball loss).
 
 Blocks follow the paper's residual pre-norm designs: the mLSTM block up-projects first (gate
@@ -10,56 +12,13 @@ branch, causal conv, multi-head matrix memory, learnable skip), the sLSTM block 
 recurrent cell at model width and follows it with a gated feed-forward.
 """
 
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from thunder.adapters.lightning.architectures.base import WindowForecaster
+from thunder.adapters.lightning.architectures.config import NetworkConfig as NetworkConfig
 from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel
-
-
-@dataclass(frozen=True)
-class NetworkConfig:
-    num_features: int
-    num_targets: int
-    past_steps: int
-    future_steps: int
-    hidden_size: int = 64
-    num_layers: int = 2
-    num_heads: int = 4
-    dropout: float = 0.2
-    block_pattern: str = "ms"
-    # positions of the targets among the input features; set when targets are fed as inputs, so
-    # the window's own level and scale can be removed and restored (RevIN-style)
-    target_inputs: tuple[int, ...] | None = None
-    # quantile levels, ascending (0.5 among them); empty: one point forecast trained with MSE
-    quantiles: tuple[float, ...] = ()
-
-    def as_dict(self) -> dict[str, object]:
-        d = asdict(self)
-        d["target_inputs"] = list(self.target_inputs) if self.target_inputs is not None else None
-        d["quantiles"] = list(self.quantiles)
-        return d
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> "NetworkConfig":
-        d = dict(raw)
-        if d.get("target_inputs") is not None:
-            d["target_inputs"] = tuple(d["target_inputs"])
-        d["quantiles"] = tuple(d.get("quantiles") or ())
-        return cls(**d)
-
-    @property
-    def outputs(self) -> int:
-        """Values per (future step, target): one per quantile level, or the point forecast."""
-        return max(1, len(self.quantiles))
-
-    def blocks(self) -> str:
-        """Block kinds for each layer: the pattern repeated to num_layers ('ms' -> 'msms...')."""
-        return (self.block_pattern * self.num_layers)[: self.num_layers]
 
 
 class CausalConv(nn.Module):
@@ -167,10 +126,9 @@ class SLSTMBlock(nn.Module):
         return x + out
 
 
-class XLSTMForecaster(nn.Module):
+class XLSTMForecaster(WindowForecaster):
     def __init__(self, cfg: NetworkConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
+        super().__init__(cfg)
         H = cfg.hidden_size
         self.embed = nn.Linear(cfg.num_features, H)
         self.blocks = nn.ModuleList(
@@ -180,27 +138,14 @@ class XLSTMForecaster(nn.Module):
             for kind in cfg.blocks()
         )
         self.norm = nn.LayerNorm(H)
-        self.head = nn.Linear(H, cfg.future_steps * cfg.num_targets * cfg.outputs)
-        self._target_idx = list(cfg.target_inputs) if cfg.target_inputs is not None else []
+        self.head = nn.Linear(H, cfg.future_steps * cfg.num_targets * self.params_per_output)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [B, past, F] scaled inputs -> [B, future, T, Q] scaled forecasts, Q = cfg.outputs
-        (one per quantile level, or 1: the point forecast)."""
-        B = x.shape[0]
-        revin = self.cfg.target_inputs is not None
-        if revin:
-            mu = x.mean(dim=1, keepdim=True).detach()  # [B, 1, F]
-            sd = (x.var(dim=1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()  # [B, 1, F]
-            x = (x - mu) / sd  # [B, past, F]
+    def encode(self, x: Tensor) -> Tensor:
+        """x: [B, past, F] normalised inputs -> [B, future * T * Q]."""
         h = self.embed(x)  # [B, past, F] -> [B, past, H]
         final = len(self.blocks) - 1
         for n, block in enumerate(self.blocks):
             # the head reads only the last state, so the final block computes only that one
             h = block(h, last=1 if n == final else 0)  # [B, past, H], the final one [B, 1, H]
         y: Tensor = self.head(self.norm(h[:, -1]))  # [B, H] -> [B, future * T * Q]
-        y = y.view(B, self.cfg.future_steps, self.cfg.num_targets, -1)  # [B, future, T, Q]
-        if revin:
-            idx = self._target_idx
-            # sd > 0, so the map is monotone and quantiles stay quantiles
-            y = y * sd[:, :, idx, None] + mu[:, :, idx, None]  # [B, future, T, Q], scaled units
         return y
