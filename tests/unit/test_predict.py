@@ -149,3 +149,57 @@ def test_calendar_features_without_a_time_column_stop_the_run(
         container.train_from_chunks()(
             FakeChunkSource(climate_like(200), chunk_size=64, time_column=None)
         )
+
+
+def as_columns(recs: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [r[name] for r in recs] for name in recs[0]}
+
+
+def test_columns_give_the_same_inputs_and_timestamps_as_records() -> None:
+    from thunder.domain.history import history_matrix
+
+    recs = records(5)
+    np.testing.assert_array_equal(
+        history_matrix(as_columns(recs), ["meantemp", "humidity"], 3),
+        history_matrix(recs, ["meantemp", "humidity"], 3),
+    )
+    assert future_timestamps(as_columns(recs), "date", 2) == future_timestamps(recs, "date", 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (True, "row 3, column 'meantemp': True is not a number"),
+        ("12", "row 3, column 'meantemp': '12' is not a number"),
+        (None, "row 3, column 'meantemp': None is not a number"),
+        (float("nan"), "row 3, column 'meantemp': nan is not a finite number"),
+        (10**400, "is outside the float32 range"),
+        (1e39, "row 3, column 'meantemp': 1e+39 is outside the float32 range"),
+    ],
+)
+def test_a_bad_value_is_named_in_either_form(value: object, message: str) -> None:
+    from thunder.domain.history import history_matrix
+
+    recs = records(5)
+    recs[3]["meantemp"] = value
+    for history, field in (
+        (recs, "data[3].meantemp"),
+        (as_columns(recs), "columns.meantemp[3]"),
+    ):
+        with pytest.raises(
+            InvalidHistory, match=message.replace("(", r"\(").replace("+", r"\+")
+        ) as e:
+            history_matrix(history, ["meantemp", "humidity"], 3)
+        assert e.value.field == field
+
+
+def test_a_missing_column_is_named_in_either_form() -> None:
+    from thunder.domain.history import history_matrix
+
+    recs = records(4)
+    del recs[2]["humidity"]
+    with pytest.raises(InvalidHistory, match="row 2 has no column 'humidity'"):
+        history_matrix(recs, ["meantemp", "humidity"], 3)
+    with pytest.raises(InvalidHistory, match="no column 'wind'") as e:
+        history_matrix(as_columns(records(4)), ["meantemp", "wind"], 3)
+    assert e.value.field == "columns.wind"

@@ -10,7 +10,7 @@ import numpy as np
 
 from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
-from thunder.domain.history import Record, future_timestamps, model_inputs
+from thunder.domain.history import History, Record, future_timestamps, model_inputs
 from thunder.domain.ports import ArtifactStore, Predictor, Preprocessor
 from thunder.domain.values import ArtifactSet, ForecastRow, ModelCard, Prediction, level_name
 
@@ -63,8 +63,9 @@ class Forecast:
         out = self.batch(series)
         return [out.rows(i) for i in range(len(series))]
 
-    def batch(self, series: Sequence[Sequence[Record]]) -> "Forecasts":
-        """The forecasts of several series as arrays, from one forward pass."""
+    def batch(self, series: Sequence[History]) -> "Forecasts":
+        """The forecasts of several series (records or columns each) as arrays, from one
+        forward pass."""
         cols, window = self.card.columns, self.card.window
         histories = []
         for i, records in enumerate(series):

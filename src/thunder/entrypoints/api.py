@@ -183,7 +183,7 @@ def create_app(container: Any) -> FastAPI:
         """One window, ~2 ms of model time: run on the event loop, as a hop to the thread pool
         and back costs about as much again (the batch endpoint, up to 1000 windows, does hop)."""
         predictor: Forecast = request.app.state.predictor
-        (rows,) = _json_rows(predictor, predictor.batch([body.records()]), "data")
+        (rows,) = _json_rows(predictor, predictor.batch([body.history()]), "data")
         predictions.labels("predict").inc()
         return {"predictions": rows}
 
@@ -202,7 +202,7 @@ def create_app(container: Any) -> FastAPI:
             )
         predictor: Forecast = request.app.state.predictor
         forecasts = _json_rows(
-            predictor, predictor.batch([s.records() for s in body.series]), "series[{}].data"
+            predictor, predictor.batch([s.history() for s in body.series]), "series[{}].data"
         )
         predictions.labels("predict_batch").inc(len(forecasts))
         return {

@@ -71,12 +71,12 @@ class PredictRequest(BaseModel):
                 raise ValueError(f"at most {MAX_ROWS} rows")
         return self
 
-    def records(self) -> list[dict[str, Value]]:
+    def history(self) -> list[dict[str, Value]] | dict[str, list[Value]]:
+        """The rows as sent: records, or columns (never turned into records: a batch of
+        columnar series would spend more on that than on its forecasts)."""
         if self.data is not None:
             return self.data
-        cols = self.columns or {}
-        n = len(next(iter(cols.values())))
-        return [{name: values[i] for name, values in cols.items()} for i in range(n)]
+        return self.columns or {}
 
 
 class SeriesRequest(PredictRequest):
