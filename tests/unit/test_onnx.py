@@ -42,7 +42,7 @@ def test_onnx_forecasts_match_torch_to_1e_4(pattern: str, quantiles: tuple[float
     torch_model = _forecaster(pattern, quantiles)
     onnx_model = OnnxForecaster.from_bytes(torch_model.to_onnx())
     rng = np.random.default_rng(0)
-    for n in (1, 7, 1500):  # 1500: more than one slice of PREDICT_BATCH
+    for n in (1, 7, 1500):  # 1500: more than one slice (adapters/slices.py)
         x = rng.normal(size=(n, 20, 3)).astype(np.float32) * 3
         want, got = torch_model.predict(x), onnx_model.predict(x)
         np.testing.assert_allclose(got.point, want.point, atol=1e-4, rtol=0)

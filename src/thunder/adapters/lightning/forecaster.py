@@ -38,13 +38,13 @@ from thunder.adapters.lightning.optim import adamw, schedule
 from thunder.adapters.mlflow_tracker import mlflow_logger, run_of
 from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
 from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK, META_QUANTIZED
+from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ArtifactCorrupt, ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult, FloatArray, Prediction
 
 FORMAT = "thunder.xlstm.v1"
-PREDICT_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -245,16 +245,17 @@ class LightningForecaster:
         return finder is not None and finder.suggestion() is not None
 
     def predict(self, x: FloatArray) -> Prediction:
-        """Forecasts in slices of PREDICT_BATCH windows: the mLSTM's [B, heads, T, T] gate
-        matrices for a whole chunk of windows at once would cost gigabytes."""
-        inputs = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        net = self._inference_net(inputs.shape[1:])
-        with torch.inference_mode():
-            parts = [
-                net(inputs[i : i + PREDICT_BATCH])
-                for i in range(0, max(len(inputs), 1), PREDICT_BATCH)
-            ]
-        out = torch.cat(parts).numpy()  # [n, future, T, Q]
+        """Forecasts in slices (adapters/slices.py): bounded memory, every core on a large
+        batch."""
+        inputs = np.ascontiguousarray(x, dtype=np.float32)
+        net = self._inference_net(torch.Size(inputs.shape[1:]))
+
+        def run(part: FloatArray) -> FloatArray:
+            with torch.inference_mode():  # per thread: the mode is thread-local
+                out: FloatArray = net(torch.from_numpy(part)).numpy()  # [n, future, T, Q]
+            return out
+
+        out = run_sliced(inputs, run, torch.get_num_threads())
         return Prediction.from_outputs(out, self._network.quantiles)
 
     def _inference_net(self, window: torch.Size) -> Callable[[torch.Tensor], torch.Tensor]:
