@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -193,8 +194,11 @@ def create_app(container: Any) -> FastAPI:
         dependencies=forecast_auth,
         responses=forecast_errors,
     )
-    def predict_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
-        """Every series in one vectorised forward pass."""
+    def predict_batch(body: BatchRequest, request: Request) -> Response:
+        """Every series in one vectorised forward pass. The answer is rendered here with orjson
+        rather than checked against BatchResponse and rendered by FastAPI: for 1000 series
+        that took ~20 ms of a ~150 ms request (the shape is fixed by Forecasts.as_json, and the
+        schema tests check it)."""
         if len(body.series) > serving.max_series_per_request:
             raise InvalidHistory(
                 f"at most {serving.max_series_per_request} series per request, got {len(body.series)}",
@@ -205,12 +209,11 @@ def create_app(container: Any) -> FastAPI:
             predictor, predictor.batch([s.history() for s in body.series]), "series[{}].data"
         )
         predictions.labels("predict_batch").inc(len(forecasts))
-        return {
-            "forecasts": [
-                {"id": s.id, "predictions": rows}
-                for s, rows in zip(body.series, forecasts, strict=True)
-            ]
-        }
+        answer = [
+            {"id": s.id, "predictions": rows}
+            for s, rows in zip(body.series, forecasts, strict=True)
+        ]
+        return Response(orjson.dumps({"forecasts": answer}), media_type="application/json")
 
     @app.post(
         "/admin/reload",
