@@ -40,6 +40,12 @@ def main() -> None:
     p.add_argument(
         "--quantiles", type=float, nargs="+", default=None, help="model_config.quantiles (ETTh1)"
     )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=1,
+        help="training processes (DDP over the cores; each step is one batch per process)",
+    )
     args = p.parse_args()
     rows = []
     for past in args.past:
@@ -78,6 +84,7 @@ def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, A
             "max_steps": args.max_steps,
             "seed": seed,
             "early_stopping_patience": 3,
+            **({"devices": args.devices, "strategy": "ddp"} if args.devices > 1 else {}),
         },
         "preprocessor_path": "pre.json",
         "model_path": "model.pth",
