@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,16 @@ config_option = click.option(
     default=None,
     help="config.json to use (default: $THUNDER_CONFIG, else ./config.json).",
 )
+
+size_option = click.option(
+    "--size", type=click.IntRange(min=1), required=True, help="Rows read per chunk; bounds memory."
+)
+
+
+def input_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--input", "input_path", required=True, type=click.Path(dir_okay=False), help=help
+    )
 
 
 def _container(ctx: click.Context, config: str | None) -> Any:
@@ -88,16 +99,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="CSV file with a header row.",
-)
-@click.option(
-    "--size", type=click.IntRange(min=1), required=True, help="Rows read per chunk; bounds memory."
-)
+@input_option("CSV file with a header row.")
+@size_option
 @config_option
 @click.option(
     "--report",
@@ -160,13 +163,7 @@ def chunk(
 
 
 @cli.command()
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="CSV (or Parquet, compressed CSV) with the columns the model was trained on.",
-)
+@input_option("CSV (or Parquet, compressed CSV) with the columns the model was trained on.")
 @config_option
 @click.option(
     "--out",
@@ -206,16 +203,8 @@ def evaluate(
 
 
 @cli.command()
-@click.option(
-    "--input",
-    "input_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="CSV file with a header row (the data `chunk` will train on).",
-)
-@click.option(
-    "--size", type=click.IntRange(min=1), required=True, help="Rows read per chunk; bounds memory."
-)
+@input_option("CSV file with a header row (the data `chunk` will train on).")
+@size_option
 @config_option
 @click.option(
     "--trials",
