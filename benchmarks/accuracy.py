@@ -67,6 +67,7 @@ def main() -> None:
 
 
 def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, Any]:
+    devices = getattr(args, "devices", 1)  # benchmarks.zoo passes its own options, without it
     model: dict[str, Any] = {
         "num_features": 1 + 2 * len(args.calendar),
         "hidden_size": 64,
@@ -84,7 +85,7 @@ def _etth1_config(past: int, seed: int, args: argparse.Namespace) -> dict[str, A
             "max_steps": args.max_steps,
             "seed": seed,
             "early_stopping_patience": 3,
-            **({"devices": args.devices, "strategy": "ddp"} if args.devices > 1 else {}),
+            **({"devices": devices, "strategy": "ddp"} if devices > 1 else {}),
         },
         "preprocessor_path": "pre.json",
         "model_path": "model.pth",
