@@ -12,6 +12,7 @@ torch is imported inside the functions: a single-process run never pays for it h
 
 import os
 import pickle
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
@@ -212,11 +213,15 @@ def launch_local(processes: int, argv: Sequence[str]) -> None:
     (its own error line is already on stderr)."""
     import logging
 
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
-    # the agent's own lines ("Sending process ... SIGTERM") would bury the rank's one-line error
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    # the agent's own lines ("Sending process ... SIGTERM") would bury the rank's one-line error;
+    # torch sets each of its elastic modules' loggers to WARNING by name, so each is quietened
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
@@ -232,6 +237,12 @@ def launch_local(processes: int, argv: Sequence[str]) -> None:
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
     try:
         elastic_launch(config, sys.executable)("-m", "thunder", *argv)
+    except SignalException as e:  # Ctrl+C or a kill: the agent has stopped the ranks
+        if e.sigval == signal.SIGINT:
+            raise KeyboardInterrupt from None
+        raise ClusterError(
+            f"stopped by {e.sigval.name}; the previous artifacts are unchanged"
+        ) from None
     except ChildFailedError as e:
         failed = sorted(
             (r, f.exitcode) for r, f in e.failures.items() if f.exitcode not in (0, -15)

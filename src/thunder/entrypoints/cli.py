@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from collections.abc import Callable
@@ -150,6 +151,13 @@ def chunk(
         report = container.train_from_chunks()(source, resume=resume)
     except PeerStopped:
         sys.exit(1)  # rank 0 has printed why
+    except KeyboardInterrupt:
+        # once is enough: under a launcher a Ctrl+C arrives twice (the terminal's, then the one
+        # the launcher passes on), and a second one would cut the message short with a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if not main_rank:  # it reaches every rank; rank 0 says it once
+            sys.exit(130)
+        raise
     if not main_rank:
         return
     click.echo(format_summary(report))
