@@ -116,6 +116,8 @@ def connect(accelerator: str) -> SingleProcess | TorchCluster:
     os.environ["MASTER_PORT"] = str(env.main_port)
     if "OMP_NUM_THREADS" not in os.environ:  # the node's cores, shared by its processes
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // layout.local_processes))
+    if layout.backend == "nccl":  # each rank on its own GPU before NCCL meets (as Lightning does)
+        torch.cuda.set_device(env.local_rank())
     if not dist.is_initialized():
         dist.init_process_group(
             layout.backend,
