@@ -150,7 +150,9 @@ def chunk(
     try:
         report = container.train_from_chunks()(source, resume=resume)
     except PeerStopped:
-        sys.exit(1)  # rank 0 has printed why
+        # rank 0 has printed why and exits 1 itself: the run fails as rank 0's failure; were
+        # this rank to exit 1 first, the launcher would stop rank 0 and blame this one
+        sys.exit(0)
     except KeyboardInterrupt:
         # once is enough: under a launcher a Ctrl+C arrives twice (the terminal's, then the one
         # the launcher passes on), and a second one would cut the message short with a traceback
