@@ -18,6 +18,7 @@ import pandas as pd
 import zstandard
 
 from thunder.adapters.frame_columns import FileSource, FrameColumns
+from thunder.adapters.messages import first_line
 from thunder.domain.errors import DataError, MalformedRow
 from thunder.domain.values import Chunk
 
@@ -122,8 +123,4 @@ def _parser_problem(error: Exception) -> str:
         )
     if m := _OPEN_QUOTE.search(text):
         return f'row {m.group(1)}: a quoted value is never closed (an unmatched ")'
-    return f"malformed CSV: {_first_line(error)}"
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"malformed CSV: {first_line(error, None)}"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from thunder.adapters.messages import first_line
 from thunder.domain.errors import ClusterError, ConfigError
 from thunder.domain.ports import Cluster
 
@@ -91,7 +92,7 @@ class TorchCluster:
             call()
         except (RuntimeError, pickle.UnpicklingError) as e:  # gloo: a peer closed its connection
             raise ClusterError(
-                f"rank {self.rank}: another training process stopped ({_first_line(e)})"
+                f"rank {self.rank}: another training process stopped ({first_line(e)})"
             ) from None
 
 
@@ -256,7 +257,7 @@ def launch_local(processes: int, argv: Sequence[str]) -> None:
         ) from None
     except Exception as e:  # the rendezvous itself
         raise ClusterError(
-            f"cannot start {processes} training processes: {_first_line(e)}"
+            f"cannot start {processes} training processes: {first_line(e)}"
         ) from None
     finally:
         if threads is None:
@@ -280,8 +281,3 @@ def check_layout(devices: int | str, num_nodes: int, cluster: Cluster) -> None:
             f"node(s); set it to {got.nodes}",
             field="training_config.num_nodes",
         )
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__

@@ -8,10 +8,10 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from pytorch_lightning.loggers import Logger, MLFlowLogger
 
+from thunder.adapters.messages import first_line
 from thunder.domain.errors import ThunderError
 
 ARTIFACT_PATH = "artifacts"  # where the run keeps the published files
@@ -77,7 +77,7 @@ class MlflowTracker:
                     local.write_bytes(data)
                     client.log_artifact(run, str(local), ARTIFACT_PATH)
         except MlflowException as e:
-            raise ThunderError(f"MLflow ({self._uri}): {_first_line(e)}") from None
+            raise ThunderError(f"MLflow ({self._uri}): {first_line(e, 300)}") from None
 
 
 def quiet_mlflow() -> None:
@@ -93,8 +93,3 @@ def quiet_mlflow() -> None:
 
 def _key(name: str) -> str:
     return _BAD_KEY.sub("_", name)
-
-
-def _first_line(e: Any) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:300] if text else type(e).__name__

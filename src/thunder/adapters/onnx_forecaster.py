@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from thunder.adapters.messages import first_line
 from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ArtifactCorrupt
 from thunder.domain.values import FloatArray, Prediction
@@ -43,8 +44,7 @@ class OnnxForecaster:
                 raise ValueError("no thunder metadata")
             network = json.loads(meta[META_NETWORK])
         except Exception as e:  # onnxruntime raises its own kinds on a foreign or damaged file
-            text = str(e).strip().splitlines()
-            reason = text[0][:200] if text else type(e).__name__
+            reason = first_line(e)
             raise ArtifactCorrupt(f"{origin}: not a thunder ONNX model ({reason})") from None
         return cls(session, network, threads or (os.cpu_count() or 1))
 

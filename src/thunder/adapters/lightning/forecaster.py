@@ -35,6 +35,7 @@ from thunder.adapters.lightning.architectures.zoo import build
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
 from thunder.adapters.lightning.optim import adamw, schedule
+from thunder.adapters.messages import first_line
 from thunder.adapters.mlflow_tracker import mlflow_logger, run_of
 from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
 from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK, META_QUANTIZED
@@ -332,7 +333,7 @@ class LightningForecaster:
             forecaster._module.load_state_dict(ckpt["state_dict"])
         except Exception as e:  # torch raises many kinds on a truncated or foreign file
             raise ArtifactCorrupt(
-                f"{origin}: not a thunder model checkpoint ({_short(e)})"
+                f"{origin}: not a thunder model checkpoint ({first_line(e)})"
             ) from None
         forecaster._module.eval()
         return forecaster
@@ -431,8 +432,3 @@ def _quiet_lightning() -> Iterator[None]:
     finally:
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return text[0][:200] if text else type(e).__name__
