@@ -13,13 +13,11 @@ the launch), not its speed-up; see docs/cluster.md for what to expect with real 
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import chunk_command, watch_rss
+from benchmarks.harness import run_chunk
 from benchmarks.synthetic import config, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,19 +58,10 @@ def _run(
     cfg = config(work, series=False, max_steps=max_steps, eval_stride=args.eval_stride)
     cfg["training_config"].update(devices=processes, strategy="ddp" if processes > 1 else "auto")
     (work / "config.json").write_text(json.dumps(cfg))
-    cmd = chunk_command(csv, args.size, "config.json", report="report.json")
     env = {k: v for k, v in os.environ.items() if not k.startswith("THUNDER_")}
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    _, peaks = watch_rss(proc)
-    _, err = proc.communicate()
-    wall = time.perf_counter() - start
-    if proc.returncode:
-        raise SystemExit(f"thunder chunk failed on {csv}: {err.decode().strip()}")
-    report = json.loads((work / "report.json").read_text())
-    launcher = peaks.pop(proc.pid)
+    run = run_chunk(csv, args.size, work, env)
+    report, wall, peaks = run.report, run.wall_s, dict(run.peaks)
+    launcher = peaks.pop(run.pid)
     # the ranks: thunder's own processes under the launcher (the elastic agent starts them)
     ranks = sorted(peaks.values(), reverse=True)[:processes] if processes > 1 else [launcher]
     train = report["train"]

@@ -2,13 +2,16 @@
 real deploy/nginx.conf pointed at a local upstream. 127.0.0.1 only."""
 
 import contextlib
+import json
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,6 +89,34 @@ def chunk_command(csv: Path, size: int, config: Path | str, report: str | None =
     cmd = [sys.executable, "-m", "thunder", "chunk", "--input", str(csv), "--size", str(size)]
     cmd += ["--config", str(config)]
     return cmd + (["--report", report] if report else [])
+
+
+@dataclass(frozen=True)
+class ChunkRun:
+    """One `thunder chunk` run, watched: its --report, wall time and memory."""
+
+    report: dict[str, Any]
+    wall_s: float
+    peak_rss: int  # bytes, the process and its descendants together
+    peaks: dict[int, int]  # bytes, each process alone, by pid
+    pid: int  # the command's own process
+
+
+def run_chunk(csv: Path, size: int, work: Path, env: dict[str, str] | None = None) -> ChunkRun:
+    """`thunder chunk` on `csv` with work/config.json, in `work`, watched until it exits;
+    SystemExit with its error line when it fails."""
+    cmd = chunk_command(csv, size, "config.json", report="report.json")
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    total, peaks = watch_rss(proc)
+    _, err = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"thunder chunk failed on {csv}: {err.decode().strip()}")
+    report = json.loads((work / "report.json").read_text())
+    return ChunkRun(report, wall, total, peaks, proc.pid)
 
 
 def watch_rss(proc: "subprocess.Popen[bytes]") -> tuple[int, dict[int, int]]:

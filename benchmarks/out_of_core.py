@@ -13,7 +13,6 @@ Files are generated once into --data-dir (deterministic; about 60 s per 10M rows
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.harness import chunk_command, watch_rss
+from benchmarks.harness import run_chunk
 from benchmarks.synthetic import COLUMNS, config, write_csv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,15 +71,8 @@ def _run(csv: Path, rows: int, series: int, args: argparse.Namespace) -> dict[st
             work, series=series > 1, max_steps=args.max_steps, eval_stride=args.eval_stride
         )
         (work / "config.json").write_text(json.dumps(cfg))
-        cmd = chunk_command(csv, args.size, "config.json", report="report.json")
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        peak, _ = watch_rss(proc)
-        _, err = proc.communicate()
-        wall = time.perf_counter() - start
-        if proc.returncode:
-            raise SystemExit(f"thunder chunk failed on {csv}: {err.decode().strip()}")
-        report = json.loads((work / "report.json").read_text())
+        run = run_chunk(csv, args.size, work)
+    report, peak, wall = run.report, run.peak_rss, run.wall_s
     data = report["data"]
     return {
         "rows": rows,
