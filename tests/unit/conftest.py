@@ -15,6 +15,7 @@ from tests.unit.fakes import (
     InMemoryReportWriter,
     InMemoryRowCache,
 )
+from thunder.adapters.lightning.architectures.config import NetworkConfig
 from thunder.app.container import Container
 from thunder.app.settings import Settings, load_settings
 
@@ -23,6 +24,24 @@ def settings_from(tmp_path: Path, cfg: dict[str, Any]) -> Settings:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
     return load_settings(str(path))
+
+
+def tiny_network(architecture: str = "xlstm", **kw: object) -> NetworkConfig:
+    """A network small enough for unit tests: 2 inputs (the target first), past 16, future 4."""
+    base: dict[str, object] = dict(
+        num_features=2,
+        num_targets=1,
+        past_steps=16,
+        future_steps=4,
+        hidden_size=16,
+        num_layers=2,
+        num_heads=2,
+        dropout=0.0,
+        target_inputs=(0,),
+        architecture=architecture,
+    )
+    base.update(kw)
+    return NetworkConfig(**base)  # type: ignore[arg-type]
 
 
 def climate_like(rows: int = 200, seed: int = 0) -> dict[str, np.ndarray]:

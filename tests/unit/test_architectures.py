@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.unit.conftest import tiny_network
 from thunder.adapters.lightning.architectures.config import ARCHITECTURES, NetworkConfig
 from thunder.adapters.lightning.architectures.losses import loss_for
 from thunder.adapters.lightning.architectures.zoo import build
@@ -18,20 +19,7 @@ LEVELS = (0.1, 0.5, 0.9)
 
 
 def config(architecture: str, **kw: object) -> NetworkConfig:
-    base: dict[str, object] = dict(
-        num_features=2,
-        num_targets=1,
-        past_steps=16,
-        future_steps=4,
-        hidden_size=16,
-        num_layers=2,
-        num_heads=2,
-        dropout=0.0,
-        target_inputs=(0,),
-        architecture=architecture,
-    )
-    base.update(kw)
-    return NetworkConfig(**base)  # type: ignore[arg-type]
+    return tiny_network(architecture, **kw)
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.unit.conftest import tiny_network
 from thunder.adapters.lightning.architectures.losses import pinball_loss
 from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
@@ -10,20 +11,7 @@ from thunder.domain.errors import ArtifactCorrupt
 
 
 def config(**kw: object) -> NetworkConfig:
-    base: dict[str, object] = dict(
-        num_features=2,
-        num_targets=1,
-        past_steps=16,
-        future_steps=4,
-        hidden_size=16,
-        num_layers=2,
-        num_heads=2,
-        dropout=0.0,
-        block_pattern="ms",
-        target_inputs=(0,),
-    )
-    base.update(kw)
-    return NetworkConfig(**base)  # type: ignore[arg-type]
+    return tiny_network("xlstm", **kw)
 
 
 def test_mlstm_parallel_and_recurrent_forms_agree() -> None:
