@@ -38,14 +38,14 @@ def shard_origins(wanted: Mapping[int, range], rank: int, world: int) -> dict[in
     return out
 
 
-def batches_per_rank(total: int, world: int, batch_size: int, part: str = "train") -> int:
-    """Batches each rank runs per epoch: the largest shard's batch count."""
+def batches_per_rank(total: int, world: int, batch_size: int) -> int:
+    """Train batches each rank runs per epoch: the largest shard's batch count."""
     largest = shard_bounds(total, 0, world)[1]
     smallest = total // world
     batches = math.ceil(largest / batch_size)
     if smallest < batches:  # a rank could not fill every batch with at least one window
         raise NotEnoughData(
-            f"the {part} split has {total} windows, too few for {world} processes "
+            f"the train split has {total} windows, too few for {world} processes "
             f"({batches} batches each); train with fewer processes",
             field="training_config.devices",
         )
