@@ -73,6 +73,7 @@ class TrainFromChunks:
         self,
         settings: Settings,
         preprocessor_factory: PreprocessorFactory,
+        preprocessor_loader: PreprocessorLoader,
         forecaster_factory: ForecasterFactory,
         store: ArtifactStore,
         progress: Progress,
@@ -82,10 +83,11 @@ class TrainFromChunks:
         reports: ReportWriter | None = None,
         report_dir: str | None = None,
         cluster: Cluster | None = None,
-        preprocessor_loader: PreprocessorLoader | None = None,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
+        # a distributed run: rank 0 fits the scaler, the others load its bytes with this
+        self._load_preprocessor = preprocessor_loader
         self._new_forecaster = forecaster_factory
         self._store = store
         self._progress = progress
@@ -94,9 +96,7 @@ class TrainFromChunks:
         self._tracker = tracker  # when set, the run's MLflow record gets the report and files
         self._reports = reports  # when set, the test split's report is written to report_dir
         self._report_dir = report_dir
-        # a distributed run: rank 0 fits the scaler and the others load its bytes
         self._cluster = cluster
-        self._load_preprocessor = preprocessor_loader
 
     def __call__(
         self, source: ChunkSource, *, resume: bool = False, validate_only: bool = False
@@ -370,7 +370,7 @@ class TrainFromChunks:
         except NotEnoughData as e:  # the domain knows counts, not files: name the file here
             raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
         start = time.perf_counter()
-        if fitted is not None and self._load_preprocessor is not None:
+        if fitted is not None:
             pre = self._load_preprocessor(fitted.preprocessor, "rank 0's preprocessor")
             naive_mae = fitted.naive_mae
         else:
