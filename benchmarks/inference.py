@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.harness import ROOT, chunk_command
 from thunder.app.container import Container
-from thunder.app.predict import Forecast
+from thunder.app.serving import Forecast
 from thunder.app.settings import Settings, load_settings
 
 CSV = ROOT / "examples" / "climate-data.csv"

@@ -105,16 +105,16 @@ def _table(results: list[dict[str, Any]]) -> str:
 def _starvation(csv: Path, args: argparse.Namespace) -> str:
     """Train the same model for the same steps on streamed windows and on in-memory windows."""
     from thunder.adapters.binary_cache import BinaryRowCache
-    from thunder.adapters.csv_chunks import CsvChunkSource
     from thunder.adapters.lightning.data import WindowBatches
     from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+    from thunder.adapters.sources.csv_chunks import CsvChunkSource
     from thunder.app.container import network_config
     from thunder.app.settings import Settings
-    from thunder.domain.checking import RowChecker
-    from thunder.domain.splitting import plan_split, split_origins
-    from thunder.domain.streams import Restartable
+    from thunder.domain.data.checking import RowChecker
+    from thunder.domain.data.splitting import plan_split, split_origins
+    from thunder.domain.data.streams import Restartable
+    from thunder.domain.data.windowing import WindowCutter
     from thunder.domain.values import WindowBatch
-    from thunder.domain.windowing import WindowCutter
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = config(Path(tmp), series=False, max_steps=args.max_steps, eval_stride=1)

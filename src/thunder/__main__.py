@@ -1,3 +1,3 @@
-from thunder.entrypoints.cli import main
+from thunder.entrypoints.cli.main import main
 
 main()

@@ -15,7 +15,7 @@ from tests.unit.fakes import (
     InMemoryReportWriter,
     InMemoryRowCache,
 )
-from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.networks.config import NetworkConfig
 from thunder.app.container import Container
 from thunder.app.settings import Settings, load_settings
 

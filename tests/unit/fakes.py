@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thunder.domain.data.table import RowCounter
 from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
-from thunder.domain.evaluation import ForecastReport
 from thunder.domain.ports import WindowStream
-from thunder.domain.table import RowCounter
+from thunder.domain.scoring.evaluation import ForecastReport
 from thunder.domain.values import ArtifactSet, Chunk, FitResult, FloatArray, Prediction
 
 

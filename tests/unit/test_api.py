@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource
 from thunder.app.container import Container
-from thunder.entrypoints.api import create_app
+from thunder.entrypoints.http.app import create_app
 
 
 def body(rows: int = 10) -> dict[str, Any]:

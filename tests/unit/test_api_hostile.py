@@ -12,8 +12,8 @@ from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, FakeForecaster
 from thunder.app.container import Container
 from thunder.domain.values import FloatArray, Prediction
-from thunder.entrypoints.api import create_app
-from thunder.entrypoints.schemas import BatchRequest, PredictRequest
+from thunder.entrypoints.http.app import create_app
+from thunder.entrypoints.http.schemas import BatchRequest, PredictRequest
 
 HISTORY = {"data": [{"date": f"2017-01-{i + 1:02d}", "meantemp": 10.0 + i} for i in range(10)]}
 

@@ -15,8 +15,8 @@ from tests.unit.fakes import FakeChunkSource
 from thunder.app.container import Container
 from thunder.app.settings import Settings
 from thunder.domain.errors import ConfigError
-from thunder.entrypoints.api import create_app
-from thunder.entrypoints.security import STRICT_CSP
+from thunder.entrypoints.http.app import create_app
+from thunder.entrypoints.http.security import STRICT_CSP
 
 KEY = "k" * 16 + "-first"
 OTHER = "o" * 16 + "-second"

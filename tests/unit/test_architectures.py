@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from tests.unit.conftest import tiny_network
-from thunder.adapters.lightning.architectures.config import ARCHITECTURES, NetworkConfig
-from thunder.adapters.lightning.architectures.losses import loss_for
-from thunder.adapters.lightning.architectures.zoo import build
 from thunder.adapters.lightning.forecaster import FORMAT, LightningForecaster, TrainingOptions
-from thunder.adapters.onnx_forecaster import OnnxForecaster
+from thunder.adapters.lightning.networks.config import ARCHITECTURES, NetworkConfig
+from thunder.adapters.lightning.networks.losses import loss_for
+from thunder.adapters.lightning.networks.zoo import build
+from thunder.adapters.onnx_model import OnnxModel
 from thunder.domain.values import WindowBatch
 
 LEVELS = (0.1, 0.5, 0.9)
@@ -87,7 +87,7 @@ def test_an_xlstm_checkpoint_saved_before_the_zoo_still_loads() -> None:
 @pytest.mark.parametrize("levels", [(), LEVELS])
 def test_torchscript_and_onnx_match_the_eager_network(arch: str, levels: tuple[float, ...]) -> None:
     forecaster = LightningForecaster(config(arch, quantiles=levels), TrainingOptions())
-    onnx = OnnxForecaster.from_bytes(forecaster.to_onnx())
+    onnx = OnnxModel.from_bytes(forecaster.to_onnx())
     for n in (1, 37):
         x = np.random.default_rng(n).normal(size=(n, 16, 2)).astype(np.float32)
         with torch.no_grad():

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from thunder.domain.calendar import calendar_values, parse_times
+from thunder.domain.data.calendar import calendar_values, parse_times
+from thunder.domain.data.history import model_inputs
 from thunder.domain.errors import InvalidHistory
-from thunder.domain.history import model_inputs
 from thunder.domain.values import Columns
 
 

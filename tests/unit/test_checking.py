@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thunder.domain.checking import Missing, RowChecker
+from thunder.domain.data.checking import Missing, RowChecker
 from thunder.domain.errors import NonFiniteValue, OutOfOrder
 from thunder.domain.values import Chunk
 

@@ -8,7 +8,7 @@ from dependency_injector import providers
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
 from thunder.app.container import Container
-from thunder.entrypoints.cli import cli
+from thunder.entrypoints.cli.main import cli
 
 
 def table_source(table: Any, path: str, chunk_size: int) -> FakeChunkSource:

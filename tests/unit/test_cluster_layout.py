@@ -6,8 +6,8 @@ SLURM cannot run here, so its environment variables are set by hand as srun sets
 
 import pytest
 
-from thunder.adapters import distributed
-from thunder.adapters.distributed import Layout, SingleProcess, TorchCluster
+from thunder.adapters.cluster import distributed
+from thunder.adapters.cluster.distributed import Layout, SingleProcess, TorchCluster
 from thunder.domain.errors import ConfigError
 
 TORCHRUN = {  # rank 3 of 2 nodes x 2 processes

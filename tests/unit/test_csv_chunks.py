@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import DEMO_CSV
-from thunder.adapters.csv_chunks import CsvChunkSource
+from thunder.adapters.sources.csv_chunks import CsvChunkSource
 from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
 
 

@@ -13,7 +13,7 @@ from tests.unit.fakes import FakeChunkSource, InMemoryReportWriter
 from thunder.app.container import Container
 from thunder.app.settings import Settings
 from thunder.domain.errors import MissingColumn, MissingExtra, NotEnoughData
-from thunder.entrypoints.cli import cli
+from thunder.entrypoints.cli.main import cli
 
 ROWS = 300  # train 0-210, val 210-255, test 255-300 with the fixture's 0.7 / 0.15 split
 PAST, FUTURE = 8, 3

@@ -21,7 +21,7 @@ from tests.unit.conftest import climate_like, settings_from
 from tests.unit.fakes import FakeChunkSource
 from thunder.app.container import Container
 from thunder.app.settings import Settings
-from thunder.entrypoints.api import create_app
+from thunder.entrypoints.http.app import create_app
 
 EXAMPLES = 200  # per operation; with the coverage phase ~1,200 cases in all
 AT_LEAST = 1000  # cases over both apps, asserted when every operation ran

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thunder.adapters.html_report import HtmlReportWriter
+from thunder.adapters.reports.html import HtmlReportWriter
 from thunder.domain.errors import ArtifactError
-from thunder.domain.evaluation import ForecastReport, Scoreboard, spread
+from thunder.domain.scoring.evaluation import ForecastReport, Scoreboard, spread
 from thunder.domain.values import Prediction, WindowSpec
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -35,7 +35,7 @@ def report(target: str = "meantemp", levels: tuple[float, ...] = (0.1, 0.5, 0.9)
 
 def plotter() -> HtmlReportWriter:
     pytest.importorskip("matplotlib")
-    from thunder.adapters.report_plots import draw
+    from thunder.adapters.reports.plots import draw
 
     return HtmlReportWriter(draw)
 

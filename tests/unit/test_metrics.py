@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from thunder.domain.metrics import (
+from thunder.domain.data.splitting import plan_split
+from thunder.domain.scoring.metrics import (
     CoverageAccumulator,
     ErrorAccumulator,
     infer_season,
     naive_scale,
     seasonal_naive,
 )
-from thunder.domain.splitting import plan_split
 from thunder.domain.values import Chunk, WindowSpec, level_name
 
 

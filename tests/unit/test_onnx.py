@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.network import NetworkConfig
-from thunder.adapters.onnx_forecaster import OnnxForecaster
+from thunder.adapters.lightning.networks.xlstm import NetworkConfig
+from thunder.adapters.onnx_model import OnnxModel
 from thunder.domain.errors import ArtifactCorrupt
 
 
@@ -40,7 +40,7 @@ def _forecaster(pattern: str, quantiles: tuple[float, ...] = ()) -> LightningFor
 )
 def test_onnx_forecasts_match_torch_to_1e_4(pattern: str, quantiles: tuple[float, ...]) -> None:
     torch_model = _forecaster(pattern, quantiles)
-    onnx_model = OnnxForecaster.from_bytes(torch_model.to_onnx())
+    onnx_model = OnnxModel.from_bytes(torch_model.to_onnx())
     rng = np.random.default_rng(0)
     for n in (1, 7, 1500):  # 1500: more than one slice (adapters/slices.py)
         x = rng.normal(size=(n, 20, 3)).astype(np.float32) * 3
@@ -55,14 +55,14 @@ def test_onnx_forecasts_match_torch_to_1e_4(pattern: str, quantiles: tuple[float
 @pytest.mark.parametrize("blob", [b"", b"not onnx at all", b"\x08\x07\x12\x04junk"])
 def test_a_foreign_or_damaged_onnx_file_is_refused(blob: bytes) -> None:
     with pytest.raises(ArtifactCorrupt, match=r"m\.onnx: not a thunder ONNX model"):
-        OnnxForecaster.from_bytes(blob, "m.onnx")
+        OnnxModel.from_bytes(blob, "m.onnx")
 
 
 def test_an_onnx_file_without_thunder_metadata_is_refused() -> None:
     model = onnx.load_from_string(_forecaster("ms").to_onnx())
     del model.metadata_props[:]
     with pytest.raises(ArtifactCorrupt, match="no thunder metadata"):
-        OnnxForecaster.from_bytes(model.SerializeToString(), "m.onnx")
+        OnnxModel.from_bytes(model.SerializeToString(), "m.onnx")
 
 
 def test_int8_export_runs_and_is_marked_quantised() -> None:
@@ -70,7 +70,7 @@ def test_int8_export_runs_and_is_marked_quantised() -> None:
     data = torch_model.to_onnx(int8=True)
     assert onnx.load_from_string(data).metadata_props[-1].value == "int8"
     x = np.random.default_rng(1).normal(size=(64, 20, 3)).astype(np.float32)
-    got = OnnxForecaster.from_bytes(data).predict(x).point
+    got = OnnxModel.from_bytes(data).predict(x).point
     assert np.isfinite(got).all()
     # quantised, so not the float model's numbers (how close on a trained model: integration)
     assert not np.allclose(got, torch_model.predict(x).point, atol=1e-4)

@@ -8,8 +8,8 @@ import pytest
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource
 from thunder.app.container import Container
+from thunder.domain.data.history import future_timestamps
 from thunder.domain.errors import ArtifactNotFound, InvalidHistory, MissingColumn
-from thunder.domain.history import future_timestamps
 
 
 def records(rows: int, start_day: int = 1) -> list[dict[str, Any]]:
@@ -85,7 +85,7 @@ def test_future_timestamps_follow_the_input_spacing_and_format(
 
 
 def test_history_matrix_is_float32() -> None:
-    from thunder.domain.history import history_matrix
+    from thunder.domain.data.history import history_matrix
 
     m = history_matrix(records(3), ["meantemp", "humidity"], 2)
     assert m.dtype == np.float32 and m.tolist() == [[11.0, 50.0], [12.0, 50.0]]
@@ -156,7 +156,7 @@ def as_columns(recs: list[dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def test_columns_give_the_same_inputs_and_timestamps_as_records() -> None:
-    from thunder.domain.history import history_matrix
+    from thunder.domain.data.history import history_matrix
 
     recs = records(5)
     np.testing.assert_array_equal(
@@ -178,7 +178,7 @@ def test_columns_give_the_same_inputs_and_timestamps_as_records() -> None:
     ],
 )
 def test_a_bad_value_is_named_in_either_form(value: object, message: str) -> None:
-    from thunder.domain.history import history_matrix
+    from thunder.domain.data.history import history_matrix
 
     recs = records(5)
     recs[3]["meantemp"] = value
@@ -194,7 +194,7 @@ def test_a_bad_value_is_named_in_either_form(value: object, message: str) -> Non
 
 
 def test_a_missing_column_is_named_in_either_form() -> None:
-    from thunder.domain.history import history_matrix
+    from thunder.domain.data.history import history_matrix
 
     recs = records(4)
     del recs[2]["humidity"]

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from thunder.domain.data.sharding import batch_sizes, batches_per_rank, shard_bounds, shard_origins
 from thunder.domain.errors import NotEnoughData
-from thunder.domain.sharding import batch_sizes, batches_per_rank, shard_bounds, shard_origins
 
 
 def flatten(wanted: dict[int, range]) -> list[tuple[int, int]]:

@@ -12,9 +12,9 @@ import pytest
 import zstandard
 
 from tests.conftest import DEMO_CSV
-from thunder.adapters.csv_chunks import CsvChunkSource
-from thunder.adapters.parquet_chunks import ParquetChunkSource
-from thunder.adapters.sources import open_source
+from thunder.adapters.sources.by_suffix import open_source
+from thunder.adapters.sources.csv_chunks import CsvChunkSource
+from thunder.adapters.sources.parquet_chunks import ParquetChunkSource
 from thunder.domain.errors import DataError, MissingColumn
 from thunder.domain.ports import ChunkSource
 

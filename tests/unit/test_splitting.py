@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from thunder.domain.data.splitting import origins, plan_split, rows_of, split_origins
 from thunder.domain.errors import NotEnoughData
-from thunder.domain.splitting import origins, plan_split, rows_of, split_origins
 from thunder.domain.values import Chunk, WindowSpec
 
 

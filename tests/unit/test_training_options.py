@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.network import NetworkConfig
+from thunder.adapters.lightning.networks.xlstm import NetworkConfig
 from thunder.adapters.lightning.optim import cosine_factor
 from thunder.domain.values import WindowBatch
 

@@ -4,9 +4,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from thunder.domain.splitting import origins
+from thunder.domain.data.splitting import origins
+from thunder.domain.data.windowing import WindowCutter
 from thunder.domain.values import Chunk, WindowSpec
-from thunder.domain.windowing import WindowCutter
 
 
 def chunked(values: np.ndarray, size: int, codes: np.ndarray | None = None) -> list[Chunk]:

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from tests.unit.conftest import tiny_network
-from thunder.adapters.lightning.architectures.losses import pinball_loss
-from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
 from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.network import NetworkConfig, XLSTMForecaster
+from thunder.adapters.lightning.networks.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
+from thunder.adapters.lightning.networks.losses import pinball_loss
+from thunder.adapters.lightning.networks.xlstm import NetworkConfig, XLSTMNetwork
 from thunder.domain.errors import ArtifactCorrupt
 
 
@@ -78,7 +78,7 @@ def test_exponential_gates_stay_finite_on_huge_preactivations() -> None:
 
 @pytest.mark.parametrize("pattern", ["m", "s", "ms", "sm"])
 def test_forward_and_gradients_are_finite_on_long_and_large_inputs(pattern: str) -> None:
-    net = XLSTMForecaster(config(block_pattern=pattern, past_steps=512))
+    net = XLSTMNetwork(config(block_pattern=pattern, past_steps=512))
     x = torch.randn(4, 512, 2) * 1e3
     y = net(x)
     assert y.shape == (4, 4, 1, 1)
@@ -89,13 +89,13 @@ def test_forward_and_gradients_are_finite_on_long_and_large_inputs(pattern: str)
 
 def test_block_pattern_repeats_to_num_layers() -> None:
     assert config(num_layers=5, block_pattern="ms").blocks() == "msmsm"
-    kinds = [type(b).__name__ for b in XLSTMForecaster(config(num_layers=3)).blocks]
+    kinds = [type(b).__name__ for b in XLSTMNetwork(config(num_layers=3)).blocks]
     assert kinds == ["MLSTMBlock", "SLSTMBlock", "MLSTMBlock"]
 
 
 def test_tiny_overfit_on_64_windows() -> None:
     torch.manual_seed(0)
-    net = XLSTMForecaster(config(target_inputs=None, dropout=0.0))
+    net = XLSTMNetwork(config(target_inputs=None, dropout=0.0))
     x = torch.randn(64, 16, 2)
     y = x[:, -4:, :1].flip(1) * 0.5  # a learnable function of the inputs
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
@@ -162,7 +162,7 @@ def test_a_quantile_model_learns_a_band_that_covers_the_noise() -> None:
     torch.manual_seed(0)
     levels = (0.1, 0.5, 0.9)
     cfg = config(target_inputs=None, quantiles=levels, future_steps=1, past_steps=4, num_layers=1)
-    net = XLSTMForecaster(cfg)
+    net = XLSTMNetwork(cfg)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(2048, 4, 2, generator=gen)
     y = x[:, -1:, :1] + torch.randn(2048, 1, 1, generator=gen)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from thunder.domain.table import RowCounter
+from thunder.domain.data.table import RowCounter
 from thunder.domain.values import Chunk
 
 FORMAT = 2  # 2: the sampling step is kept

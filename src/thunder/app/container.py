@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
-from thunder.adapters import distributed
 from thunder.adapters.binary_cache import BinaryRowCache
+from thunder.adapters.cluster import distributed
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
-from thunder.adapters.html_report import HtmlReportWriter
 from thunder.adapters.output_dirs import Output, check_writable
-from thunder.adapters.sources import open_source
+from thunder.adapters.reports.html import HtmlReportWriter
+from thunder.adapters.sources.by_suffix import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app.evaluate import TEST_SPLIT, EvaluateModel, report_dir
 from thunder.app.export import ExportModel
-from thunder.app.predict import Forecast, LoadModel
+from thunder.app.serving import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
 from thunder.app.tune import TrialTrainer, TuneHyperparameters
@@ -30,7 +30,7 @@ from thunder.domain.ports import (
     ExperimentTracker,
     Forecaster,
     HyperparameterSearch,
-    Predictor,
+    InferenceModel,
     Preprocessor,
     Progress,
     ReportWriter,
@@ -40,11 +40,11 @@ from thunder.domain.tuning import EpochHook
 
 if TYPE_CHECKING:  # at run time these load on first use: see _lightning_forecaster
     from thunder.adapters.lightning.forecaster import TrainingOptions
-    from thunder.adapters.lightning.network import NetworkConfig
+    from thunder.adapters.lightning.networks.xlstm import NetworkConfig
 
 
 def network_config(settings: Settings) -> "NetworkConfig":
-    from thunder.adapters.lightning.network import NetworkConfig
+    from thunder.adapters.lightning.networks.xlstm import NetworkConfig
 
     cols = settings.columns(None)
     net, window = settings.network, settings.window
@@ -111,11 +111,11 @@ def _load_forecaster(data: bytes, origin: str) -> Forecaster:
     return LightningForecaster.from_bytes(data, origin)
 
 
-def _load_onnx(data: bytes, origin: str) -> Predictor:
-    from thunder.adapters.onnx_forecaster import OnnxForecaster
+def _load_onnx(data: bytes, origin: str) -> InferenceModel:
+    from thunder.adapters.onnx_model import OnnxModel
 
     _need("onnxruntime", "serve --backend onnx")
-    return OnnxForecaster.from_bytes(data, origin)
+    return OnnxModel.from_bytes(data, origin)
 
 
 def _to_onnx(data: bytes, origin: str, int8: bool) -> bytes:
@@ -137,8 +137,8 @@ def _backend(settings: Settings) -> str:
 
 
 def _models(
-    settings: Settings, backend: str, torch_loader: Callable[[bytes, str], Predictor]
-) -> list[tuple[str, Callable[[bytes, str], Predictor]]]:
+    settings: Settings, backend: str, torch_loader: Callable[[bytes, str], InferenceModel]
+) -> list[tuple[str, Callable[[bytes, str], InferenceModel]]]:
     """`serve --backend`: what to load, in order of preference. "auto" takes the version's ONNX
     export when onnxruntime is installed (several times faster on CPU), else the torch weights."""
     onnx = (settings.onnx_path(), _load_onnx)
@@ -164,7 +164,7 @@ def _report_writer() -> ReportWriter:
     matplotlib loads here, on first use: `import thunder` and serving never pay for it."""
     if not _installed("matplotlib"):
         return HtmlReportWriter(None)
-    from thunder.adapters.report_plots import draw
+    from thunder.adapters.reports.plots import draw
 
     return HtmlReportWriter(draw)
 

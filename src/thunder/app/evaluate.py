@@ -9,15 +9,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from thunder.app.predict import Forecast
+from thunder.app.serving import Forecast
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows, scaled_windows, score
+from thunder.domain.data.splitting import split_origins, windows_in
+from thunder.domain.data.table import StreamedTable
 from thunder.domain.errors import MissingExtra
-from thunder.domain.evaluation import ForecastReport, spread, whole_plan
-from thunder.domain.metrics import infer_season
 from thunder.domain.ports import ChunkSource, Progress, ReportWriter
-from thunder.domain.splitting import split_origins, windows_in
-from thunder.domain.table import StreamedTable
+from thunder.domain.scoring.evaluation import ForecastReport, spread, whole_plan
+from thunder.domain.scoring.metrics import infer_season
 
 SAMPLE_WINDOWS = 4  # windows drawn whole in the forecast-vs-actual figure
 TEST_SPLIT = "test-split"  # the folder of `chunk`'s own report under reports/

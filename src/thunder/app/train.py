@@ -14,9 +14,10 @@ from typing import Any, cast
 from thunder.app.export import OnnxExporter
 from thunder.app.settings import Settings
 from thunder.app.windows import Tally, checked_rows, scaled_windows, tally
+from thunder.domain.data.sharding import batch_sizes, batches_per_rank, shard_bounds, shard_origins
+from thunder.domain.data.splitting import plan_split, rows_of, split_origins, windows_in
+from thunder.domain.data.table import StreamedTable
 from thunder.domain.errors import ClusterError, NotEnoughData, PeerStopped, ThunderError
-from thunder.domain.evaluation import Evaluation, ForecastReport, spread
-from thunder.domain.metrics import infer_season, naive_scale
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
@@ -30,9 +31,8 @@ from thunder.domain.ports import (
     Table,
     WindowStream,
 )
-from thunder.domain.sharding import batch_sizes, batches_per_rank, shard_bounds, shard_origins
-from thunder.domain.splitting import plan_split, rows_of, split_origins, windows_in
-from thunder.domain.table import StreamedTable
+from thunder.domain.scoring.evaluation import Evaluation, ForecastReport, spread
+from thunder.domain.scoring.metrics import infer_season, naive_scale
 from thunder.domain.values import Columns, ModelCard, SplitPlan
 
 log = logging.getLogger("thunder")

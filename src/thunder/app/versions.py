@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from thunder.app.predict import read_card
+from thunder.app.serving import read_card
 from thunder.app.settings import Settings
 from thunder.domain.ports import ArtifactStore
 

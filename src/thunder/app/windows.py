@@ -7,15 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from thunder.app.settings import TIME_COLUMN_GUESSES
-from thunder.domain.calendar import with_calendar
-from thunder.domain.checking import Missing, RowChecker
+from thunder.domain.data.calendar import with_calendar
+from thunder.domain.data.checking import Missing, RowChecker
+from thunder.domain.data.streams import Restartable
+from thunder.domain.data.windowing import WindowCutter
 from thunder.domain.errors import MissingColumn
-from thunder.domain.evaluation import Evaluation, Scoreboard
-from thunder.domain.metrics import ErrorAccumulator
-from thunder.domain.ports import ChunkSource, Predictor, Preprocessor, Table
-from thunder.domain.streams import Restartable
+from thunder.domain.ports import ChunkSource, InferenceModel, Preprocessor, Table
+from thunder.domain.scoring.evaluation import Evaluation, Scoreboard
+from thunder.domain.scoring.metrics import ErrorAccumulator
 from thunder.domain.values import Chunk, Columns, WindowBatch, WindowSpec
-from thunder.domain.windowing import WindowCutter
 
 
 def checked_rows(
@@ -100,7 +100,7 @@ class Tally:
 
 def score(
     windows: Iterable[WindowBatch],
-    predictor: Predictor,
+    predictor: InferenceModel,
     pre: Preprocessor,
     targets: Sequence[str],
     *,
@@ -115,7 +115,7 @@ def score(
 
 def tally(
     windows: Iterable[WindowBatch],
-    predictor: Predictor,
+    predictor: InferenceModel,
     pre: Preprocessor,
     targets: Sequence[str],
     *,

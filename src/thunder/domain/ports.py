@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
-from thunder.domain.evaluation import ForecastReport
+from thunder.domain.scoring.evaluation import ForecastReport
 from thunder.domain.tuning import Param, TrialOutcome
 from thunder.domain.values import (
     ArtifactSet,
@@ -104,15 +104,15 @@ class Preprocessor(Protocol):
     def to_bytes(self) -> bytes: ...
 
 
-class Predictor(Protocol):
+class InferenceModel(Protocol):
     """Maps scaled input windows [n, past, inputs] to scaled forecasts [n, future, targets],
     with quantile forecasts too when the model was trained for them. What serving needs."""
 
     def predict(self, x: FloatArray) -> Prediction: ...
 
 
-class Forecaster(Predictor, Protocol):
-    """A Predictor that trains, and saves itself."""
+class Forecaster(InferenceModel, Protocol):
+    """A InferenceModel that trains, and saves itself."""
 
     def fit(
         self,

@@ -28,17 +28,17 @@ from pytorch_lightning.strategies import DDPStrategy
 from pytorch_lightning.tuner.tuning import Tuner
 from torch.utils.data import DataLoader
 
-from thunder.adapters import distributed
-from thunder.adapters.lightning.architectures.config import NetworkConfig
-from thunder.adapters.lightning.architectures.losses import loss_for
-from thunder.adapters.lightning.architectures.zoo import build
+from thunder.adapters.cluster import distributed
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.module import ForecastModule
+from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.adapters.lightning.networks.losses import loss_for
+from thunder.adapters.lightning.networks.zoo import build
 from thunder.adapters.lightning.optim import adamw, schedule
 from thunder.adapters.messages import first_line
 from thunder.adapters.mlflow_tracker import mlflow_logger, run_of
-from thunder.adapters.onnx_forecaster import FORMAT as ONNX_FORMAT
-from thunder.adapters.onnx_forecaster import META_FORMAT, META_NETWORK, META_QUANTIZED
+from thunder.adapters.onnx_model import FORMAT as ONNX_FORMAT
+from thunder.adapters.onnx_model import META_FORMAT, META_NETWORK, META_QUANTIZED
 from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ArtifactCorrupt, ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
@@ -399,7 +399,7 @@ class LightningForecaster:
 
 
 def _processes() -> dict[str, Any]:
-    """Lightning's DDP in the process group thunder opened (see adapters/distributed.py), or one
+    """Lightning's DDP in the process group thunder opened (see adapters/cluster/distributed.py), or one
     device: more local processes are started by thunder's launcher, never by Lightning's."""
     where = distributed.layout()
     if where is None:

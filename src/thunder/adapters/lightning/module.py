@@ -2,7 +2,7 @@
 and an LR-schedule factory in; training, validation, test and predict steps written once.
 
 An architecture with one parameter group trains with Lightning's automatic optimisation; one
-that asks for several (WindowForecaster.parameter_groups) gets one optimiser per group and
+that asks for several (WindowNetwork.parameter_groups) gets one optimiser per group and
 manual optimisation: one backward, each group's gradient clipped and stepped, step-interval
 schedules stepped per batch and the plateau schedule per epoch.
 """
@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
-from thunder.adapters.lightning.architectures.losses import Loss
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.losses import Loss
 from thunder.adapters.lightning.optim import OptimizerFactory, SchedulerFactory
 
 Batch = tuple[Tensor, Tensor]
@@ -24,7 +24,7 @@ Batch = tuple[Tensor, Tensor]
 class ForecastModule(pl.LightningModule):
     def __init__(
         self,
-        net: WindowForecaster,
+        net: WindowNetwork,
         loss: Loss,
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
+from thunder.adapters.lightning.networks.base import WindowNetwork
 
 Loss = Callable[[Tensor, Tensor], Tensor]  # (distribution [B, future, T, P], y [B, future, T])
 
@@ -33,7 +33,7 @@ def mse(pred: Tensor, y: Tensor) -> Tensor:
     return F.mse_loss(pred[..., 0], y)
 
 
-def loss_for(net: WindowForecaster) -> Loss:
+def loss_for(net: WindowNetwork) -> Loss:
     """The loss that trains `net`'s head: Gaussian NLL, pinball over the levels, or MSE."""
     if net.gaussian:
         return gaussian_nll

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from thunder.domain.series import positioned
+from thunder.domain.data.series import positioned
 from thunder.domain.values import Chunk, ErrorStats, FloatArray, SplitPlan, level_name
 
 

@@ -15,7 +15,7 @@ from typing import cast
 
 import numpy as np
 
-from thunder.domain.calendar import calendar_values, parse_times
+from thunder.domain.data.calendar import calendar_values, parse_times
 from thunder.domain.errors import InvalidHistory
 from thunder.domain.values import Columns, FloatArray
 

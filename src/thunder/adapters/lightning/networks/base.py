@@ -6,7 +6,7 @@
 
 P is what the loss reads: Q values (one per quantile level, or 1: the point forecast), or for a
 Gaussian head 2 (mean, log-variance), whose forecast is the mean, or mean + sigma * z_a per
-quantile level a. Architectures subclass WindowForecaster and implement `encode` only, so the
+quantile level a. Architectures subclass WindowNetwork and implement `encode` only, so the
 normalisation exists once and their state-dict keys stay their own (old xLSTM checkpoints load).
 """
 
@@ -15,10 +15,10 @@ from statistics import NormalDist
 import torch
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.networks.config import NetworkConfig
 
 
-class WindowForecaster(nn.Module):
+class WindowNetwork(nn.Module):
     z: Tensor  # [Q] standard-normal quantiles of the levels
     gaussian = False  # an architecture with a mean + variance head sets True
 

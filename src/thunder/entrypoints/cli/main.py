@@ -255,7 +255,7 @@ def tune(
 ) -> None:
     """Search hyper-parameters with Optuna: each trial trains as `chunk` does and is scored by
     its val loss; bad trials are pruned early. Writes the best config as JSON."""
-    from thunder.entrypoints.tune_table import format_trials
+    from thunder.entrypoints.cli.tune_table import format_trials
 
     container = _container(ctx, config)
     config_path = Path(config or os.environ.get("THUNDER_CONFIG") or "config.json")
@@ -346,8 +346,8 @@ def serve(
     """Serve the trained model over HTTP (FastAPI on uvicorn)."""
     import uvicorn
 
-    from thunder.entrypoints.api import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
-    from thunder.entrypoints.tcp import NoDelayHttpToolsProtocol
+    from thunder.entrypoints.http.app import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
+    from thunder.entrypoints.http.tcp import NoDelayHttpToolsProtocol
 
     if backend is not None:  # as a setting: worker processes read it from the environment
         os.environ["THUNDER_SERVING_CONFIG__BACKEND"] = backend
@@ -378,7 +378,7 @@ def serve(
     metrics_dir = os.environ.setdefault(MULTIPROC_ENV, tempfile.mkdtemp(prefix="thunder-metrics-"))
     try:
         uvicorn.run(
-            "thunder.entrypoints.api:app_from_env",
+            "thunder.entrypoints.http.app:app_from_env",
             factory=True,
             host=host,
             port=port,

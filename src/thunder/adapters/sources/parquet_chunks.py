@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from thunder.adapters.frame_columns import FileSource, FrameColumns
+from thunder.adapters.sources.frame_columns import FileSource, FrameColumns
 from thunder.domain.errors import DataError
 from thunder.domain.values import Chunk
 

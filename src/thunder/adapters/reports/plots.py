@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
-from thunder.domain.evaluation import NAIVE, SEASONAL, ForecastReport, SampleWindow
+from thunder.domain.scoring.evaluation import NAIVE, SEASONAL, ForecastReport, SampleWindow
 from thunder.domain.values import level_name
 
 DPI = 100

@@ -24,18 +24,18 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thunder.app.predict import Forecast, Forecasts, NonFiniteForecast
+from thunder.app.serving import Forecast, Forecasts, NonFiniteForecast
 from thunder.domain.errors import ArtifactError, InvalidHistory, ThunderError
-from thunder.entrypoints import access_log
-from thunder.entrypoints.access_log import AccessLog
-from thunder.entrypoints.schemas import (
+from thunder.entrypoints.http import access_log
+from thunder.entrypoints.http.access_log import AccessLog
+from thunder.entrypoints.http.schemas import (
     BatchRequest,
     BatchResponse,
     ErrorResponse,
     PredictRequest,
     PredictResponse,
 )
-from thunder.entrypoints.security import SecurityHeaders, api_keys, require_api_key, swagger_ui
+from thunder.entrypoints.http.security import SecurityHeaders, api_keys, require_api_key, swagger_ui
 
 ADMIN_TOKEN_ENV = "THUNDER_ADMIN_TOKEN"
 SUPERVISOR_ENV = "THUNDER_SUPERVISOR_PID"

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from thunder.adapters.csv_chunks import CsvChunkSource
-from thunder.adapters.parquet_chunks import ParquetChunkSource
+from thunder.adapters.sources.csv_chunks import CsvChunkSource
+from thunder.adapters.sources.parquet_chunks import ParquetChunkSource
 
 PARQUET = (".parquet", ".pq")
 

@@ -6,11 +6,11 @@ x [B, past, F] -> (per-window normalisation) -> LSTM x num_layers -> last state
 
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
-from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.config import NetworkConfig
 
 
-class LSTMForecaster(WindowForecaster):
+class LSTMNetwork(WindowNetwork):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__(cfg)
         H = cfg.hidden_size

@@ -1,4 +1,4 @@
-"""Predictor port over ONNX Runtime: serves a model exported by `thunder export --format onnx`.
+"""InferenceModel port over ONNX Runtime: serves a model exported by `thunder export --format onnx`.
 
 The file carries the network's config in its metadata (quantile levels, shapes), so it needs
 nothing beside it; inputs and outputs are the scaled windows of the torch model, and the
@@ -21,7 +21,7 @@ META_FORMAT, META_NETWORK = "thunder.format", "thunder.network"
 META_QUANTIZED = "thunder.quantized"  # "int8" when exported with --quantize int8
 
 
-class OnnxForecaster:
+class OnnxModel:
     def __init__(self, session: Any, network: dict[str, Any], threads: int = 0) -> None:
         self._session = session
         self._threads = threads  # intra-op threads of one run (0: onnxruntime's default, all)
@@ -29,7 +29,7 @@ class OnnxForecaster:
         self._levels = tuple(float(a) for a in network.get("quantiles") or ())
 
     @classmethod
-    def from_bytes(cls, data: bytes, origin: str = "model.onnx") -> "OnnxForecaster":
+    def from_bytes(cls, data: bytes, origin: str = "model.onnx") -> "OnnxModel":
         import onnxruntime as ort  # the `onnx` extra
 
         options = ort.SessionOptions()

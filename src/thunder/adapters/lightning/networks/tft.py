@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
-from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.config import NetworkConfig
 
 
 class GLU(nn.Module):
@@ -115,7 +115,7 @@ class InterpretableAttention(nn.Module):
         return out
 
 
-class TFTForecaster(WindowForecaster):
+class TFTNetwork(WindowNetwork):
     causal: Tensor  # [future, past + future], True where a future step may attend
 
     def __init__(self, cfg: NetworkConfig) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from thunder.domain.series import positioned
+from thunder.domain.data.series import positioned
 from thunder.domain.values import Chunk, FloatArray, WindowBatch, WindowSpec
 
 

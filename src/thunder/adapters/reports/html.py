@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from thunder.domain.errors import ArtifactError
-from thunder.domain.evaluation import NAIVE, SEASONAL, ForecastReport
+from thunder.domain.scoring.evaluation import NAIVE, SEASONAL, ForecastReport
 from thunder.domain.values import ErrorStats
 
 Plotter = Callable[[ForecastReport], list[tuple[str, str, bytes]]]  # -> (file, caption, png)

@@ -9,8 +9,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from thunder.domain.data.series import positioned
 from thunder.domain.errors import NotEnoughData
-from thunder.domain.series import positioned
 from thunder.domain.values import Chunk, FloatArray, SeriesSplit, SplitPlan, WindowSpec
 
 PARTS = ("train", "val", "test")

@@ -17,11 +17,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
-from thunder.adapters.lightning.architectures.config import NetworkConfig
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.config import NetworkConfig
 
 
-class LSTMAttentionForecaster(WindowForecaster):
+class LSTMAttentionNetwork(WindowNetwork):
     gaussian = True  # trained with the Gaussian NLL; sigma gives the quantile levels
 
     def __init__(self, cfg: NetworkConfig) -> None:

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import Settings
+from thunder.domain.data.history import History, Record, future_timestamps, model_inputs
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
-from thunder.domain.history import History, Record, future_timestamps, model_inputs
-from thunder.domain.ports import ArtifactStore, Predictor, Preprocessor
+from thunder.domain.ports import ArtifactStore, InferenceModel, Preprocessor
 from thunder.domain.values import ArtifactSet, ForecastRow, ModelCard, Prediction, level_name
 
-ForecasterLoader = Callable[[bytes, str], Predictor]
+ModelLoader = Callable[[bytes, str], InferenceModel]
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 
 
@@ -23,7 +23,7 @@ class Forecast:
 
     def __init__(
         self,
-        forecaster: Predictor,
+        forecaster: InferenceModel,
         preprocessor: Preprocessor,
         card: ModelCard,
         version: str = "",
@@ -38,7 +38,7 @@ class Forecast:
         self.warmed_up = False
 
     @property
-    def predictor(self) -> Predictor:
+    def predictor(self) -> InferenceModel:
         """The loaded model: scaled input windows in, scaled forecasts out."""
         return self._forecaster
 
@@ -163,7 +163,7 @@ class LoadModel:
         self,
         settings: Settings,
         store: ArtifactStore,
-        models: Sequence[tuple[str, ForecasterLoader]],
+        models: Sequence[tuple[str, ModelLoader]],
         preprocessor_loader: PreprocessorLoader,
     ) -> None:
         self._settings = settings
@@ -184,7 +184,7 @@ class LoadModel:
         forecaster = load_model(arts.files[model_file], model_file)
         return Forecast(forecaster, pre, card, arts.version, Path(model_file).name)
 
-    def _first_present(self) -> tuple[ArtifactSet, str, ForecasterLoader]:
+    def _first_present(self) -> tuple[ArtifactSet, str, ModelLoader]:
         s = self._settings
         for n, (model_file, load_model) in enumerate(self._models):
             try:

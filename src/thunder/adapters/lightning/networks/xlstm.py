@@ -3,7 +3,7 @@
   x [B, past, F] -> (per-window normalisation) -> Linear -> [mLSTM | sLSTM block] x num_layers
     -> LayerNorm -> last state -> Linear -> [B, future, T, Q] -> (de-normalise)
 
-The normalisation and the head's reshaping are WindowForecaster's (architectures/base.py).
+The normalisation and the head's reshaping are WindowNetwork's (networks/base.py).
 
 Q is 1 (a point forecast, trained with MSE) or the number of quantile levels (pinball loss).
 
@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.architectures.base import WindowForecaster
-from thunder.adapters.lightning.architectures.config import NetworkConfig as NetworkConfig
-from thunder.adapters.lightning.cells import SLSTMCell, mlstm_parallel
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.cells import SLSTMCell, mlstm_parallel
+from thunder.adapters.lightning.networks.config import NetworkConfig as NetworkConfig
 
 
 class CausalConv(nn.Module):
@@ -126,7 +126,7 @@ class SLSTMBlock(nn.Module):
         return x + out
 
 
-class XLSTMForecaster(WindowForecaster):
+class XLSTMNetwork(WindowNetwork):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__(cfg)
         H = cfg.hidden_size

@@ -17,8 +17,8 @@ from typing import IO, Literal, cast
 import pandas as pd
 import zstandard
 
-from thunder.adapters.frame_columns import FileSource, FrameColumns
 from thunder.adapters.messages import first_line
+from thunder.adapters.sources.frame_columns import FileSource, FrameColumns
 from thunder.domain.errors import DataError, MalformedRow
 from thunder.domain.values import Chunk
 

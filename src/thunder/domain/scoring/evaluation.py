@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from thunder.domain.errors import NotEnoughData
-from thunder.domain.metrics import CoverageAccumulator, ErrorAccumulator, seasonal_naive
+from thunder.domain.scoring.metrics import CoverageAccumulator, ErrorAccumulator, seasonal_naive
 from thunder.domain.values import (
     ErrorStats,
     FloatArray,

@@ -9,8 +9,8 @@ from typing import Literal
 
 import numpy as np
 
+from thunder.domain.data.series import groups, series_name
 from thunder.domain.errors import NonFiniteValue, OutOfOrder
-from thunder.domain.series import groups, series_name
 from thunder.domain.values import Chunk, FloatArray, IndexArray
 
 Missing = Literal["error", "ffill", "drop"]

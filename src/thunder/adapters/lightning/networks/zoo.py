@@ -1,0 +1,19 @@
+"""The architectures by name: model_config.architecture -> a WindowNetwork."""
+
+from thunder.adapters.lightning.networks.base import WindowNetwork
+from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.adapters.lightning.networks.lstm import LSTMNetwork
+from thunder.adapters.lightning.networks.lstm_attention import LSTMAttentionNetwork
+from thunder.adapters.lightning.networks.tft import TFTNetwork
+from thunder.adapters.lightning.networks.xlstm import XLSTMNetwork
+
+NETWORKS: dict[str, type[WindowNetwork]] = {
+    "xlstm": XLSTMNetwork,
+    "lstm": LSTMNetwork,
+    "lstm_attention": LSTMAttentionNetwork,
+    "tft": TFTNetwork,
+}
+
+
+def build(cfg: NetworkConfig) -> WindowNetwork:
+    return NETWORKS[cfg.architecture](cfg)
