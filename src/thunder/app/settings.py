@@ -7,6 +7,7 @@ ConfigError naming the file and the field path.
 
 import json
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,10 @@ from thunder.domain.errors import ConfigError
 from thunder.domain.values import Columns, WindowSpec
 
 DEFAULT_CONFIG = "config.json"
+CONFIG_ENV = "THUNDER_CONFIG"
+# the JSON file the Settings being built read: pydantic-settings builds its sources in a class
+# method, so the path reaches it here rather than through the process's environment
+_config_file: ContextVar[str] = ContextVar("thunder_config_file", default=DEFAULT_CONFIG)
 TIME_COLUMN_GUESSES = ("date", "ds", "timestamp")
 
 
@@ -259,7 +264,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = os.environ.get("THUNDER_CONFIG", DEFAULT_CONFIG)
+        path = _config_file.get()
         json_source = JsonConfigSettingsSource(settings_cls, json_file=path, deep_merge=True)
         return init_settings, env_settings, json_source
 
@@ -313,9 +318,14 @@ class Settings(BaseSettings):
         return Path(configured) if configured else Path(self.model_path).parent / ".thunder-cache"
 
 
+def config_path(path: str | None = None) -> str:
+    """The config file: `path` (--config), else $THUNDER_CONFIG, else ./config.json."""
+    return path or os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG
+
+
 def load_settings(path: str | None = None) -> Settings:
     """Read config.json (or `path`, or $THUNDER_CONFIG) plus env overrides; ConfigError on any problem."""
-    file = path or os.environ.get("THUNDER_CONFIG") or DEFAULT_CONFIG
+    file = config_path(path)
     try:
         raw = Path(file).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -331,17 +341,13 @@ def load_settings(path: str | None = None) -> Settings:
         raise ConfigError(
             f"{file}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}"
         ) from None
-    previous = os.environ.get("THUNDER_CONFIG")
-    os.environ["THUNDER_CONFIG"] = file
+    token = _config_file.set(file)
     try:
         return Settings()
     except ValidationError as e:
         raise ConfigError(f"{file}: {_describe(e)}", field=_loc(e.errors()[0])) from None
     finally:
-        if previous is None:
-            del os.environ["THUNDER_CONFIG"]
-        else:
-            os.environ["THUNDER_CONFIG"] = previous
+        _config_file.reset(token)
 
 
 def _loc(error: Any) -> str:

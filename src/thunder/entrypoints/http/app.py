@@ -299,12 +299,9 @@ def create_app(container: Any) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` worker processes: config from $THUNDER_CONFIG."""
-    from thunder.app.container import Container
-    from thunder.app.settings import load_settings
+    from thunder.entrypoints.bootstrap import bootstrap
 
-    container = Container()
-    container.settings.override(load_settings())
-    return create_app(container)
+    return create_app(bootstrap())
 
 
 def _settle_heap() -> None:

@@ -1,0 +1,146 @@
+"""`thunder chunk` and `thunder tune`: train on a file read in chunks, or search for a config."""
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from thunder.domain.errors import PeerStopped
+from thunder.entrypoints.cli.formatting import format_summary
+from thunder.entrypoints.cli.group import UserError
+from thunder.entrypoints.cli.options import config_option, container_for, input_option, size_option
+
+
+@click.command()
+@input_option("CSV file with a header row.")
+@size_option
+@config_option
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write the run summary as JSON here.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted run (same data and config) from its last epoch checkpoint.",
+)
+@click.option(
+    "--find-lr",
+    is_flag=True,
+    help="Run Lightning's learning-rate range test first (100 steps) and train with its "
+    "suggestion instead of model_config.learning_rate.",
+)
+@click.pass_context
+def chunk(
+    ctx: click.Context,
+    input_path: str,
+    size: int,
+    config: str | None,
+    report_path: str | None,
+    resume: bool,
+    find_lr: bool,
+) -> None:
+    """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
+    container = container_for(ctx, config)
+    report_dir = [("--report", Path(report_path).parent)] if report_path else []
+    container.check_outputs(report_dir)
+    container.check_extras()
+    cluster = container.cluster()
+    argv = ["chunk", "--input", input_path, "--size", str(size)]
+    argv += [*(["--config", config] if config else []), *(["--resume"] if resume else [])]
+    argv += ["--report", report_path] if report_path else []
+    if container.launch_ranks(argv=argv, find_lr=find_lr):
+        return  # the ranks it started have trained, published and printed the summary
+    main_rank = cluster.rank == 0
+    container.progress.override(sys.stderr.isatty() and main_rank)
+    container.find_lr.override(find_lr)
+    container.chunk_rows.override(size)
+    source = container.chunk_source(path=input_path)
+    try:
+        report = container.train_from_chunks()(source, resume=resume)
+    except PeerStopped:
+        # rank 0 has printed why and exits 1 itself: the run fails as rank 0's failure; were
+        # this rank to exit 1 first, the launcher would stop rank 0 and blame this one
+        sys.exit(0)
+    except KeyboardInterrupt:
+        # once is enough: under a launcher a Ctrl+C arrives twice (the terminal's, then the one
+        # the launcher passes on), and a second one would cut the message short with a traceback
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if not main_rank:  # it reaches every rank; rank 0 says it once
+            sys.exit(130)
+        raise
+    if not main_rank:
+        return
+    click.echo(format_summary(report))
+    if report_path:
+        try:
+            Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+            Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as e:
+            raise UserError(f"{report_path}: cannot write the report ({e.strerror})") from None
+        click.echo(f"report: {report_path}")
+
+
+@click.command()
+@input_option("CSV file with a header row (the data `chunk` will train on).")
+@size_option
+@config_option
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Finished trials the study should have; a rerun of a stored study counts its own.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds after which no new trial starts (the running one finishes).",
+)
+@click.option("--study", default="thunder", show_default=True, help="Study name in the storage.")
+@click.option(
+    "--storage",
+    default=None,
+    help="Optuna storage URL (default: sqlite:///<model dir>/tune.db); rerun to resume.",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The best config, ready for `chunk` (default: config.tuned.json beside the config).",
+)
+@click.pass_context
+def tune(
+    ctx: click.Context,
+    input_path: str,
+    size: int,
+    config: str | None,
+    trials: int,
+    timeout: float | None,
+    study: str,
+    storage: str | None,
+    output: str | None,
+) -> None:
+    """Search hyper-parameters with Optuna: each trial trains as `chunk` does and is scored by
+    its val loss; bad trials are pruned early. Writes the best config as JSON."""
+    from thunder.app.settings import config_path as settings_path
+    from thunder.entrypoints.cli.tune_table import format_trials
+
+    container = container_for(ctx, config)
+    config_path = Path(settings_path(config))
+    output = output or str(config_path.with_name("config.tuned.json"))
+    container.check_outputs([("--output", Path(output).parent)])
+    container.check_extras()
+    container.progress.override(sys.stderr.isatty())
+    container.chunk_rows.override(size)
+    source = container.chunk_source(path=input_path)
+    tuned = container.tune_hyperparameters()(
+        source, trials=trials, timeout=timeout, study=study, storage=storage, output=output
+    )
+    click.echo(format_trials(tuned))
