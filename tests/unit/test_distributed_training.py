@@ -106,7 +106,7 @@ def run_ranks(
     def rank(r: int) -> None:
         container = rank_container(settings, store, cluster.rank_view(r), fakes[r])
         try:
-            results[r] = container.train_from_chunks()(source(r))
+            results[r] = container.train_from_chunks()(source(r)).as_dict()
         except Exception as e:  # handed to the test thread
             results[r] = e
             cluster.stop()

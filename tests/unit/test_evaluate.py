@@ -25,7 +25,7 @@ def tail(table: dict[str, np.ndarray], start: int) -> dict[str, np.ndarray]:
 
 def trained(container: Container) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     table = climate_like(ROWS)
-    report = container.train_from_chunks()(FakeChunkSource(table, chunk_size=50))
+    report = container.train_from_chunks()(FakeChunkSource(table, chunk_size=50)).as_dict()
     return report, table
 
 

@@ -99,7 +99,9 @@ def test_a_quantile_model_adds_a_column_per_level_around_the_point_forecast(
     from tests.unit.fakes import FakeForecaster
 
     container.forecaster.override(providers.Factory(FakeForecaster, (0,), 3, (0.1, 0.5, 0.9)))
-    report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=64))
+    report = container.train_from_chunks()(
+        FakeChunkSource(climate_like(200), chunk_size=64)
+    ).as_dict()
     shares = report["coverage"]["meantemp"]
     assert set(shares) == {"q10", "q50", "q90", "q10_q90"}
     assert shares["q10"] <= shares["q50"] <= shares["q90"]

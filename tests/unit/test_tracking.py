@@ -63,7 +63,7 @@ def test_a_published_run_records_config_report_and_artifacts(
 ) -> None:
     tracker = RecordingTracker()
     logged.experiment_tracker.override(providers.Object(tracker))
-    report = logged.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+    report = logged.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50)).as_dict()
     run = tracker.runs["run-1"]
     assert run["params"]["model_config.hidden_size"] == "16"
     assert run["params"]["preprocessing_config.target_variables"] == '["meantemp"]'
@@ -78,7 +78,7 @@ def test_a_tracker_that_fails_keeps_the_published_model(
     logged: Container, store: InMemoryArtifactStore
 ) -> None:
     logged.experiment_tracker.override(providers.Object(RecordingTracker(fail=True)))
-    report = logged.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+    report = logged.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50)).as_dict()
     assert store.commits == 1
     assert "tracking" not in report
 
@@ -86,7 +86,9 @@ def test_a_tracker_that_fails_keeps_the_published_model(
 def test_without_a_tracked_run_nothing_is_recorded(container: Container) -> None:
     tracker = RecordingTracker()
     container.experiment_tracker.override(providers.Object(tracker))
-    report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
+    report = container.train_from_chunks()(
+        FakeChunkSource(climate_like(200), chunk_size=50)
+    ).as_dict()
     assert tracker.runs == {}
     assert "tracking" not in report
 

@@ -14,7 +14,9 @@ from thunder.domain.errors import ArtifactError, MissingColumn, NotEnoughData
 def test_training_writes_model_preprocessor_and_card(
     container: Container, settings: Settings, store: InMemoryArtifactStore
 ) -> None:
-    report = container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=17))
+    report = container.train_from_chunks()(
+        FakeChunkSource(climate_like(200), chunk_size=17)
+    ).as_dict()
     assert set(store.files) == {
         settings.model_path,
         settings.preprocessor_path,
@@ -29,7 +31,9 @@ def test_training_writes_model_preprocessor_and_card(
 
 
 def test_the_naive_model_scores_exactly_the_naive_baseline(container: Container) -> None:
-    report = container.train_from_chunks()(FakeChunkSource(climate_like(300), chunk_size=50))
+    report = container.train_from_chunks()(
+        FakeChunkSource(climate_like(300), chunk_size=50)
+    ).as_dict()
     model, naive = report["test"]["meantemp"], report["baselines"]["naive_last"]["meantemp"]
     assert model["mae"] == pytest.approx(naive["mae"], rel=1e-5)
     assert model["rmse"] == pytest.approx(naive["rmse"], rel=1e-5)
@@ -45,7 +49,7 @@ def test_every_train_window_is_seen_once_per_epoch_whatever_the_chunk_size(
     fake = FakeForecaster((0,), 3)
     container.forecaster.override(providers.Object(fake))
     source = FakeChunkSource(climate_like(200), chunk_size=chunk_size)
-    report = container.train_from_chunks()(source)
+    report = container.train_from_chunks()(source).as_dict()
     # train rows 0..140: origins 8..137 -> 130 windows, on each of the two epochs
     assert fake.train_windows_per_epoch == [130, 130]
     assert report["train"]["windows"] == 130
@@ -118,7 +122,7 @@ def test_long_format_windows_stay_within_each_series(
     data, ids, times = long_format(series=3, rows=120)
     report = container.train_from_chunks()(
         FakeChunkSource(data, chunk_size=25, series=ids, times=times)
-    )
+    ).as_dict()
     # per series: train rows 0..84, origins 8..81 -> 74 windows; three series
     assert fake.train_windows_per_epoch == [3 * 74, 3 * 74]
     assert made[0].rows_fitted == 3 * 84
@@ -129,8 +133,8 @@ def test_the_first_pass_fills_the_cache_and_later_passes_and_runs_read_it(
     container: Container,
 ) -> None:
     source = FakeChunkSource(climate_like(200), chunk_size=30)
-    first = container.train_from_chunks()(source)
-    again = container.train_from_chunks()(source)
+    first = container.train_from_chunks()(source).as_dict()
+    again = container.train_from_chunks()(source).as_dict()
     # one pass over the source in all: the second run reads only the cache
     assert source.rows_read == 200
     assert (first["data"]["cache"], again["data"]["cache"]) == ("built", "hit")
@@ -140,7 +144,7 @@ def test_the_first_pass_fills_the_cache_and_later_passes_and_runs_read_it(
 def test_without_a_cache_every_pass_reads_the_source(container: Container) -> None:
     container.row_cache.override(providers.Object(None))
     source = FakeChunkSource(climate_like(200), chunk_size=30)
-    report = container.train_from_chunks()(source)
+    report = container.train_from_chunks()(source).as_dict()
     assert report["data"]["cache"] == "off"
     assert source.passes > 3  # check, scale, two epochs of train and val, test
 
@@ -151,7 +155,7 @@ def test_drop_policy_trains_on_the_rows_that_are_left(
     settings.preprocessing_config.missing = "drop"
     data = climate_like(200)
     data["meantemp"][[5, 50, 150]] = np.nan
-    report = container.train_from_chunks()(FakeChunkSource(data, chunk_size=30))
+    report = container.train_from_chunks()(FakeChunkSource(data, chunk_size=30)).as_dict()
     assert report["data"]["rows"] == 197
 
 

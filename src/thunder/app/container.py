@@ -4,7 +4,7 @@ import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
@@ -15,8 +15,12 @@ from thunder.adapters.output_dirs import Output, check_writable
 from thunder.adapters.reports.html import HtmlReportWriter
 from thunder.adapters.sources.by_suffix import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
+from thunder.app.coordination import Ranks
 from thunder.app.evaluate import TEST_SPLIT, EvaluateModel, report_dir
 from thunder.app.export import ExportModel
+from thunder.app.prepare import PrepareData
+from thunder.app.publish import PublishRun
+from thunder.app.report import RunReport
 from thunder.app.serving import Forecast, LoadModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
@@ -223,7 +227,7 @@ def _trial_runs(container: "Container") -> TrialTrainer:
     included), with the trial's settings and pruning hook, validating only: nothing is
     published."""
 
-    def train(settings: Settings, on_epoch: EpochHook, source: ChunkSource) -> dict[str, Any]:
+    def train(settings: Settings, on_epoch: EpochHook, source: ChunkSource) -> RunReport:
         with container.settings.override(settings), container.epoch_hook.override(on_epoch):
             trainer: TrainFromChunks = container.train_from_chunks()
             return trainer(source, validate_only=True)
@@ -326,20 +330,32 @@ class Container(containers.DeclarativeContainer):
     cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
     launch_ranks = providers.Callable(_launch_ranks, settings, cluster)
     onnx_exporter = providers.Callable(_onnx_exporter)  # None without the onnx extra
-    train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
-        TrainFromChunks,
+    prepare_data: providers.Provider[PrepareData] = providers.Factory(
+        PrepareData,
         settings=settings,
         preprocessor_factory=preprocessor_factory,
-        forecaster_factory=forecaster.provider,
-        store=artifact_store,
         progress=progress_reporter,
         cache=row_cache,
+    )
+    publish_run: providers.Provider[PublishRun] = providers.Factory(
+        PublishRun,
+        settings=settings,
+        store=artifact_store,
         to_onnx=onnx_exporter,
         tracker=experiment_tracker,
         reports=report_writer,
         report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
-        cluster=cluster,
-        preprocessor_loader=preprocessor_loader,
+    )
+    ranks: providers.Provider[Ranks] = providers.Factory(
+        Ranks, cluster=cluster, preprocessor_loader=preprocessor_loader
+    )
+    train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
+        TrainFromChunks,
+        settings=settings,
+        prepare=prepare_data,
+        forecaster_factory=forecaster.provider,
+        publish=publish_run,
+        ranks=ranks,
     )
     backend = providers.Callable(_backend, settings)  # serving_config.backend, `serve --backend`
     forecaster_loader = providers.Object(_load_forecaster)  # the torch weights

@@ -16,10 +16,9 @@ from thunder.domain.data.splitting import split_origins, windows_in
 from thunder.domain.data.table import StreamedTable
 from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import ChunkSource, Progress, ReportWriter
-from thunder.domain.scoring.evaluation import ForecastReport, spread, whole_plan
-from thunder.domain.scoring.metrics import infer_season
+from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, ForecastReport, spread, whole_plan
+from thunder.domain.scoring.metrics import season_length
 
-SAMPLE_WINDOWS = 4  # windows drawn whole in the forecast-vs-actual figure
 TEST_SPLIT = "test-split"  # the folder of `chunk`'s own report under reports/
 
 
@@ -64,13 +63,13 @@ class EvaluateModel:
         table = StreamedTable(rows, self._progress)
         plan = whole_plan(table.counts, window, source.name)
         stride = cfg.split_config.eval_stride
-        season = cfg.season_length or infer_season(table.step_seconds)
+        season = season_length(cfg.season_length, table.step_seconds, window.past_steps)
         scored = score(
             scaled_windows(table, pre, cols, window)(split_origins(plan, "test", window, stride)),
             loaded.predictor,
             pre,
             cols.targets,
-            season=season if season and season <= window.past_steps else None,
+            season=season,
             # MASE divides by the train rows' naive error, as `chunk` did (older cards: none)
             scale=dict(loaded.card.metrics.get("mase_scale") or {}),
             sample_at=spread(SAMPLE_WINDOWS, windows_in(plan, "test", window, stride)),

@@ -8,13 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from thunder.app.report import RunReport
 from thunder.app.settings import Settings
 from thunder.domain.errors import ConfigError, NotEnoughData, ThunderError
 from thunder.domain.ports import ArtifactStore, ChunkSource, HyperparameterSearch, Trial
 from thunder.domain.tuning import EpochHook, Param, TrialOutcome, TrialPruned
 
-# one trial: its settings, the pruning hook, the data -> the trial's report ({"train": ...})
-TrialTrainer = Callable[[Settings, EpochHook, ChunkSource], dict[str, Any]]
+# one trial: its settings, the pruning hook, the data -> the trial's (validation-only) report
+TrialTrainer = Callable[[Settings, EpochHook, ChunkSource], RunReport]
 SearchOpener = Callable[[str, str, int], HyperparameterSearch]  # storage, study name, seed
 
 HIDDEN_SIZES = (16, 32, 64, 128)  # rounded up to multiples of num_attention_heads
@@ -95,16 +96,16 @@ class TuneHyperparameters:
             pruned = trial.should_prune()
             return pruned
 
-        fit = self._train_trial(with_params(self._settings, params), on_epoch, source)["train"]
+        fit = self._train_trial(with_params(self._settings, params), on_epoch, source).train
         if pruned:
             raise TrialPruned
-        if fit["best_val_loss"] is None:
+        if fit.best_val_loss is None:
             raise NotEnoughData(
                 f"{source.name}: trial {trial.number} got no val loss: the val split has no "
                 f"windows of past_steps {params['past_steps']}, or training_config.max_steps "
                 f"ended the run before its first epoch (validation runs after each epoch)"
             )
-        return float(fit["best_val_loss"])
+        return fit.best_val_loss
 
 
 def draw(trial: Trial, settings: Settings) -> dict[str, Param]:

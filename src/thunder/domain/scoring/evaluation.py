@@ -173,6 +173,9 @@ class Scoreboard:
         )
 
 
+SAMPLE_WINDOWS = 4  # windows a report draws whole (forecast vs actual), spread over the split
+
+
 def spread(count: int, total: int) -> list[int]:
     """`count` window indices spread evenly over `total` windows, first and last included."""
     if total <= 0 or count <= 0:

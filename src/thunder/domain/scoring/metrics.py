@@ -171,3 +171,10 @@ def infer_season(step_seconds: float | None) -> int | None:
     if step_seconds is None:
         return None
     return SEASONS.get(round(step_seconds))
+
+
+def season_length(configured: int | None, step_seconds: float | None, past: int) -> int | None:
+    """The seasonal-naive baseline's season: the configured one, else the usual one of the
+    sampling step; None when a season does not fit in the `past` rows a window sees."""
+    season = configured or infer_season(step_seconds)
+    return season if season and season <= past else None

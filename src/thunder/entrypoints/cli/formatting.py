@@ -3,31 +3,36 @@
 from pathlib import Path
 from typing import Any
 
+from thunder.app.report import RunReport
 
-def format_summary(report: dict[str, Any]) -> str:
-    data, train, test = report["data"], report["train"], report["test"]
-    season = report.get("season_length")
+
+def format_summary(report: RunReport) -> str:
+    data, train, test = report.data, report.train, report.test
     lines = [
-        f"data: {data['rows']} rows (train {data['train_rows']}, val {data['val_rows']}, "
-        f"test {data['test_rows']})",
-        f"train: {train['epochs']} epoch(s), {train['steps']} steps, {train['wall_s']:.1f} s, "
-        f"{train['windows_per_s']:.0f} windows/s, learning rate {train['learning_rate']:.3g}"
-        + (" (found by --find-lr)" if train.get("lr_found") else ""),
-        f"test: {test['windows']} windows; baselines on the same windows: naive = last value"
-        + (f", seasonal = the last {season} rows repeated" if season else ""),
-        *metrics_table(test, report["baselines"], report.get("coverage", {})),
+        f"data: {data.rows} rows (train {data.train_rows}, val {data.val_rows}, "
+        f"test {data.test_rows})",
+        f"train: {train.epochs} epoch(s), {train.steps} steps, {train.wall_s:.1f} s, "
+        f"{train.windows_per_s:.0f} windows/s, learning rate {train.learning_rate:.3g}"
+        + (" (found by --find-lr)" if train.lr_found else ""),
     ]
-    arts = report.get("artifacts", {})
-    if arts:
-        lines.append(f"published as version {arts['version']} (`thunder versions` lists them)")
+    if test is not None:
+        season = test.season_length
         lines.append(
-            f"model: {arts['model']}  preprocessor: {arts['preprocessor']}  card: {arts['card']}"
-            + (f"  onnx: {arts['onnx']}" if "onnx" in arts else "")
+            f"test: {test.windows} windows; baselines on the same windows: naive = last value"
+            + (f", seasonal = the last {season} rows repeated" if season else "")
         )
-    if "tracking" in report:
-        lines.append(f"mlflow: run {report['tracking']['run']} in {report['tracking']['uri']}")
-    if "report" in report:
-        lines.append(report_line("test report", report["report"]["dir"], report["report"]["plots"]))
+        lines += metrics_table(test.model, test.baselines, test.coverage or {})
+    arts = report.artifacts
+    if arts is not None:
+        lines.append(f"published as version {arts.version} (`thunder versions` lists them)")
+        lines.append(
+            f"model: {arts.model}  preprocessor: {arts.preprocessor}  card: {arts.card}"
+            + (f"  onnx: {arts.onnx}" if arts.onnx is not None else "")
+        )
+    if report.tracking is not None:
+        lines.append(f"mlflow: run {report.tracking.run} in {report.tracking.uri}")
+    if report.report is not None:
+        lines.append(report_line("test report", report.report.dir, report.report.plots))
     return "\n".join(lines)
 
 

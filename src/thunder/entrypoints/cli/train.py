@@ -80,7 +80,7 @@ def chunk(
     if report_path:
         try:
             Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(report_path).write_text(json.dumps(report, indent=2) + "\n")
+            Path(report_path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
         except OSError as e:
             raise UserError(f"{report_path}: cannot write the report ({e.strerror})") from None
         click.echo(f"report: {report_path}")
