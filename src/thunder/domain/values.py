@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
+# the largest magnitude the models compute in: rows are kept and scaled as float32
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 IndexArray = npt.NDArray[np.int64]
 
 

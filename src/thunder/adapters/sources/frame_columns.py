@@ -16,9 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from thunder.domain.errors import DataError, MalformedRow, MissingColumn, NonFiniteValue
-from thunder.domain.values import Chunk, IndexArray
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
+from thunder.domain.values import FLOAT32_MAX, Chunk, IndexArray
 
 
 class FileSource:

@@ -17,13 +17,12 @@ import numpy as np
 
 from thunder.domain.data.calendar import calendar_values, parse_times
 from thunder.domain.errors import InvalidHistory
-from thunder.domain.values import Columns, FloatArray
+from thunder.domain.values import FLOAT32_MAX, Columns, FloatArray
 
 Record = Mapping[str, object]
 Columnar = Mapping[str, Sequence[object]]  # {column: values, oldest first}, all one length
 History = Sequence[Record] | Columnar
 
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 _MISSING = object()
 
 
