@@ -2,13 +2,23 @@
 
 import hashlib
 import json
+from collections import ChainMap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from thunder.domain.data.table import RowCounter
-from thunder.domain.errors import ArtifactCorrupt, ArtifactError, ArtifactNotFound, MissingColumn
+from thunder.domain.errors import (
+    ArtifactCorrupt,
+    ArtifactError,
+    ArtifactNotFound,
+    DataError,
+    MissingColumn,
+    NotFitted,
+    NothingToResume,
+)
 from thunder.domain.ports import WindowStream
 from thunder.domain.scoring.evaluation import ForecastReport
 from thunder.domain.values import ArtifactSet, Chunk, FitResult, FloatArray, Prediction
@@ -30,6 +40,8 @@ class FakeChunkSource:
         series: Sequence[str] | None = None,
         id_column: str = "id",
     ) -> None:
+        if chunk_size < 1:  # as the file sources
+            raise DataError(f"chunk size must be a positive number of rows, got {chunk_size}")
         self._time = [time_column] if time_column else []
         self._id = [id_column] if series is not None else []
         self._table = {k: np.asarray(v, dtype=np.float32) for k, v in table.items()}
@@ -55,6 +67,8 @@ class FakeChunkSource:
         missing = [c for c in [*columns, time, series] if c and c not in self.header()]
         if missing:
             raise MissingColumn(f"{self._name}: missing column(s) {missing}", field=missing[0])
+        if not len(self._times):
+            raise DataError(f"{self._name}: the file has a header but no data rows")
         self.passes += 1
         values = np.stack([self._table[c] for c in columns], axis=1)  # [rows, columns]
         names: list[str] = []
@@ -75,35 +89,41 @@ class FakeChunkSource:
             )
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        for name, values in self._table.items():
-            digest.update(name.encode() + values.tobytes())
+        """Of every column, as a file's hash covers the whole file (times and ids too)."""
+        digest = hashlib.sha256(json.dumps([self.header(), self._series]).encode())
+        digest.update(self._times.tobytes())
+        for values in self._table.values():
+            digest.update(values.tobytes())
         return digest.hexdigest()
 
 
 class InMemoryRowCache:
-    """RowCache holding the checked chunks in a list; counts how often it was built."""
+    """RowCache holding the checked chunks in a list; counts how often it was built. Keeps one
+    entry per origin and drops the timestamps once the step is counted, as the binary cache."""
 
     def __init__(self) -> None:
         self.tables: dict[str, InMemoryTable] = {}
+        self.origins: dict[str, str] = {}  # key -> origin
         self.builds = 0
 
     def open(self, key: str) -> "InMemoryTable | None":
         return self.tables.get(key)
 
     def build(self, key: str, rows: Iterable[Chunk], origin: str) -> "InMemoryTable":
-        chunks = list(rows)
+        table = InMemoryTable(list(rows))
         self.builds += 1
-        self.tables[key] = InMemoryTable(chunks)
-        return self.tables[key]
+        for older in [k for k, o in self.origins.items() if o == origin and k != key]:
+            del self.tables[older], self.origins[older]
+        self.tables[key], self.origins[key] = table, origin
+        return table
 
 
 class InMemoryTable:
     def __init__(self, chunks: list[Chunk]) -> None:
-        self._chunks = chunks
         self._counter = RowCounter()
         for chunk in chunks:
             self._counter.add(chunk)
+        self._chunks = [Chunk(c.start, c.values, c.series, None, c.names) for c in chunks]
 
     @property
     def counts(self) -> Mapping[int, int]:
@@ -137,8 +157,10 @@ class FakePreprocessor:
         self._sum += values.sum(axis=0)
         self.rows_fitted += len(values)
 
-    def _mean(self, columns: Sequence[str]) -> np.ndarray:
-        mean = self._sum / max(self.rows_fitted, 1)
+    def _mean(self, columns: Sequence[str]) -> npt.NDArray[np.float64]:
+        if not self.rows_fitted:
+            raise NotFitted("the preprocessor has not been fitted")
+        mean = self._sum / self.rows_fitted
         return mean[[self._columns.index(c) for c in columns]]
 
     def transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
@@ -148,16 +170,21 @@ class FakePreprocessor:
         return (values + self._mean(columns)).astype(np.float32)
 
     def to_bytes(self) -> bytes:
+        if not self.rows_fitted:
+            raise NotFitted("the preprocessor has not been fitted")
         return json.dumps(
             {"columns": self._columns, "sum": self._sum.tolist(), "rows": self.rows_fitted}
         ).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "") -> "FakePreprocessor":
-        raw = json.loads(data)
-        pre = cls(raw["columns"])
-        pre._sum = np.asarray(raw["sum"])
-        pre.rows_fitted = raw["rows"]
+        try:
+            raw = json.loads(data)
+            pre = cls(raw["columns"])
+            pre._sum = np.asarray(raw["sum"], dtype=np.float64)
+            pre.rows_fitted = int(raw["rows"])
+        except (ValueError, KeyError, TypeError) as e:  # as the real loader: ArtifactCorrupt
+            raise ArtifactCorrupt(f"{origin}: not a thunder preprocessor ({e})") from None
         return pre
 
 
@@ -188,13 +215,17 @@ class FakeForecaster:
         resume: bool = False,
         batch_sizes: Sequence[int] | None = None,
     ) -> FitResult:
+        if resume:  # a finished run leaves no checkpoint, and the fake is never interrupted
+            raise NothingToResume(f"no checkpoint of run {run_id}: start without --resume")
         self.batch_sizes = batch_sizes
         self.trained_on = [b.x for b in train]
+        steps = 0
         for _ in range(2):  # two epochs: the stream must restart
             self.train_windows_per_epoch.append(sum(len(b) for b in train))
+            steps += sum(1 for b in train if len(b))  # one optimiser step per batch
         self.val_windows = sum(len(b) for b in val)
         seen = sum(self.train_windows_per_epoch)
-        return FitResult(epochs=2, steps=seen, windows_seen=seen, wall_s=0.5, best_val_loss=0.0)
+        return FitResult(epochs=2, steps=steps, windows_seen=seen, wall_s=0.5, best_val_loss=0.0)
 
     def predict(self, x: FloatArray) -> Prediction:
         last = x[:, -1, self._targets]  # [n, T]
@@ -220,37 +251,72 @@ class FakeForecaster:
 
 
 class InMemoryArtifactStore:
-    """Versions in a list; `files` is the current one's (tests may edit it to corrupt it)."""
+    """Versions in a dict, oldest first, the newest `keep` kept; can be told to fail on commit.
 
-    def __init__(self, fail_on_commit: bool = False) -> None:
-        self.files: dict[str, bytes] = {}
+    `files` is what each path holds now: the current version's files over those written outside
+    the versions. Tests may edit it to corrupt the current version, as editing the file behind a
+    configured path would; a load then refuses it, as the real store's checksums do.
+    """
+
+    def __init__(self, fail_on_commit: bool = False, keep: int = 5) -> None:
+        self.versions: dict[str, dict[str, bytes]] = {}
+        self.written: dict[str, bytes] = {}
+        self.current: str | None = None
+        self.keep = max(1, keep)
         self.fail_on_commit = fail_on_commit
         self.commits = 0
+        self._as_published: dict[str, dict[str, bytes]] = {}
+
+    @property
+    def files(self) -> ChainMap[str, bytes]:
+        return ChainMap(self.versions[self.current] if self.current else {}, self.written)
 
     def load(self, paths: Sequence[str], version: str | None = None) -> ArtifactSet:
-        missing = [p for p in paths if p not in self.files]
-        if missing:
-            raise ArtifactNotFound(f"{missing[0]}: no such artifact", field=Path(missing[0]).name)
-        return ArtifactSet(f"v{self.commits}", {p: self.files[p] for p in paths})
+        if version is None and self.current is None:  # plain files, as from before versioning
+            return ArtifactSet("unversioned", _pick(self.written, paths, "train a model first"))
+        version = version or self.current
+        if version not in self.versions:
+            raise ArtifactNotFound(f"{version}: no such version (see `thunder versions`)")
+        files = self.versions[version]
+        if files != self._as_published[version]:
+            raise ArtifactCorrupt(f"{version}: a file changed after training")
+        return ArtifactSet(version, _pick(files, paths, f"not in version {version}"))
 
     def current_version(self) -> str | None:
-        return f"v{self.commits}" if self.commits else None
+        return self.current
 
     def history(self) -> list[str]:
-        return [f"v{i}" for i in range(1, self.commits + 1)]
+        return list(self.versions)
 
     def activate(self, version: str) -> None:
-        raise ArtifactNotFound(f"{version}: the in-memory store keeps only the current version")
+        if version not in self.versions:
+            raise ArtifactNotFound(f"{version}: no such version (see `thunder versions`)")
+        self.load([], version)  # checked first, as the real store does
+        self.current = version
 
     def write_file(self, path: str, data: bytes) -> None:
-        self.files[path] = data
+        self.written[path] = data
 
     def publish(self, files: Mapping[str, bytes]) -> str:
         if self.fail_on_commit:
             raise ArtifactError("disk full (simulated)")
-        self.files = dict(files)
         self.commits += 1
-        return f"v{self.commits}"
+        version = f"v{self.commits}"
+        self.versions[version] = dict(files)
+        self._as_published[version] = dict(files)
+        self.current = version
+        for old in list(self.versions)[: max(0, len(self.versions) - self.keep)]:
+            del self.versions[old], self._as_published[old]
+        return version
+
+
+def _pick(files: Mapping[str, bytes], paths: Sequence[str], why: str) -> dict[str, bytes]:
+    missing = [p for p in paths if p not in files]
+    if missing:
+        raise ArtifactNotFound(
+            f"{missing[0]}: no such artifact ({why})", field=Path(missing[0]).name
+        )
+    return {p: files[p] for p in paths}
 
 
 class InMemoryReportWriter:
