@@ -3,10 +3,13 @@
 import os
 import shutil
 import tempfile
+from typing import Any
 
 import click
 
 from thunder.entrypoints.cli.options import config_option, container_for
+
+BACKEND_ENV = "THUNDER_SERVING_CONFIG__BACKEND"  # serving_config.backend, as settings read it
 
 
 @click.command()
@@ -26,13 +29,6 @@ def serve(
     ctx: click.Context, config: str | None, host: str, port: int, workers: int, backend: str | None
 ) -> None:
     """Serve the trained model over HTTP (FastAPI on uvicorn)."""
-    import uvicorn
-
-    from thunder.entrypoints.http.app import MULTIPROC_ENV, SUPERVISOR_ENV, create_app
-    from thunder.entrypoints.http.tcp import NoDelayHttpToolsProtocol
-
-    if backend is not None:  # as a setting: worker processes read it from the environment
-        os.environ["THUNDER_SERVING_CONFIG__BACKEND"] = backend
     container = container_for(ctx, config)
     if backend is not None:
         settings = container.settings()
@@ -40,17 +36,44 @@ def serve(
         container.settings.override(settings.model_copy(update={"serving_config": serving}))
     container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
     if workers == 1:
-        uvicorn.run(
-            create_app(container),
-            host=host,
-            port=port,
-            access_log=False,
-            http=NoDelayHttpToolsProtocol,
-            server_header=False,  # no `server: uvicorn` banner
-        )
-        return
-    if config:  # each worker process builds its own container from the same config
-        os.environ["THUNDER_CONFIG"] = config
+        _serve_here(container, host, port)
+    else:
+        _serve_in_workers(config, backend, host, port, workers)
+
+
+def _serve_here(container: Any, host: str, port: int) -> None:
+    """One process: the app over the container already loaded."""
+    import uvicorn
+
+    from thunder.entrypoints.http.app import create_app
+    from thunder.entrypoints.http.tcp import NoDelayHttpToolsProtocol
+
+    uvicorn.run(
+        create_app(container),
+        host=host,
+        port=port,
+        access_log=False,  # thunder.access writes one JSON line per request instead
+        http=NoDelayHttpToolsProtocol,
+        server_header=False,  # no `server: uvicorn` banner
+    )
+
+
+def _serve_in_workers(
+    config: str | None, backend: str | None, host: str, port: int, workers: int
+) -> None:
+    """N worker processes under uvicorn's supervisor (this process). uvicorn starts each worker
+    by import string (app_from_env, which bootstraps its own container), so what this command
+    decided reaches the workers through the environment they inherit, and only them."""
+    import uvicorn
+
+    from thunder.app.settings import CONFIG_ENV
+    from thunder.entrypoints.http.environment import MULTIPROC_ENV, SUPERVISOR_ENV
+    from thunder.entrypoints.http.tcp import NoDelayHttpToolsProtocol
+
+    if config:  # each worker builds its own container from the same config
+        os.environ[CONFIG_ENV] = config
+    if backend is not None:  # ... and the same backend
+        os.environ[BACKEND_ENV] = backend
     # N workers share the cores: without this each one runs torch on every core and they thrash
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     # /admin/reload in a worker asks this process (uvicorn's supervisor) for a rolling restart

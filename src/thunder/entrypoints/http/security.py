@@ -6,7 +6,6 @@ No `from __future__ import annotations` here: FastAPI reads the dependency's ann
 import base64
 import hashlib
 import hmac
-import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Annotated
@@ -19,8 +18,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from thunder.domain.errors import ConfigError
+from thunder.entrypoints.http.environment import API_KEYS_ENV
 
-API_KEYS_ENV = "THUNDER_API_KEYS"
 MIN_KEY_LENGTH = 16  # the length check of serving_config.api_keys in settings.py, for the env
 NEED_KEY = "a valid API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
 
@@ -39,10 +38,9 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <API key>")
 
 
-def api_keys(configured: Sequence[str]) -> list[str]:
-    """The keys in force: $THUNDER_API_KEYS (comma-separated) when set and not blank, else
+def api_keys(configured: Sequence[str], raw: str) -> list[str]:
+    """The keys in force: `raw`, $THUNDER_API_KEYS (comma-separated), when not blank, else
     serving_config.api_keys. None: the forecast endpoints are open."""
-    raw = os.environ.get(API_KEYS_ENV, "")
     if not raw.strip():
         return list(configured)
     keys = [k.strip() for k in raw.split(",") if k.strip()]
