@@ -135,10 +135,14 @@ def test_activate_rolls_back_to_a_kept_version(subject: Subject) -> None:
     assert subject.store.history() == [first, second]  # a rollback deletes nothing
 
 
-def test_activating_an_unknown_version_is_not_found_and_changes_nothing(subject: Subject) -> None:
+def test_an_unknown_version_is_not_found_and_activating_it_changes_nothing(
+    subject: Subject,
+) -> None:
     version = _publish(subject, b"1")
     with pytest.raises(ArtifactNotFound):
         subject.store.activate("20200101T000000000000Z-deadbeef")
+    with pytest.raises(ArtifactNotFound):
+        subject.store.load([subject.model], "20200101T000000000000Z-deadbeef")
     assert subject.store.current_version() == version
 
 
