@@ -24,7 +24,7 @@ import torch
 
 from benchmarks.harness import ROOT, chunk_command
 from thunder.app.container import Container
-from thunder.app.serving import Forecast
+from thunder.app.serving import ServedModel
 from thunder.app.settings import Settings, load_settings
 
 CSV = ROOT / "examples" / "climate-data.csv"
@@ -74,7 +74,7 @@ def main() -> None:
         )
 
 
-def _load(s: Settings, backend: str, files: dict[str, bytes]) -> Forecast:
+def _load(s: Settings, backend: str, files: dict[str, bytes]) -> ServedModel:
     if backend != "torch":  # the export as the served file of a version, as `export` publishes
         store = Container(settings=s).artifact_store()
         current = store.load([s.model_path, s.preprocessor_path, s.card_path()])
@@ -82,7 +82,7 @@ def _load(s: Settings, backend: str, files: dict[str, bytes]) -> Forecast:
     serving = s.serving_config.model_copy(
         update={"backend": "torch" if backend == "torch" else "onnx"}
     )
-    forecast: Forecast = Container(
+    forecast: ServedModel = Container(
         settings=s.model_copy(update={"serving_config": serving})
     ).load_model()()
     assert forecast.model_file.endswith(".pth" if backend == "torch" else ".onnx")
@@ -108,7 +108,7 @@ def _test_series(settings: Settings) -> tuple[list[list[dict[str, Any]]], list[l
 def _measure(
     backend: str,
     threads: int,
-    forecast: Forecast,
+    forecast: ServedModel,
     series: tuple[list[list[dict[str, Any]]], list[list[float]]],
     repeats: int,
 ) -> dict[str, Any]:

@@ -78,5 +78,6 @@ def _many(config: Path, backend: str, windows: list[list[dict[str, object]]]) ->
     settings = load_settings(str(config))
     serving = settings.serving_config.model_copy(update={"backend": backend})
     container = Container(settings=settings.model_copy(update={"serving_config": serving}))
-    rows = container.load_model()().many(windows)
-    return np.array([[row.values["meantemp"] for row in series] for series in rows])
+    model = container.load_model()()
+    rows = model.batch(windows).as_json(model.card.columns.time or "timestamp")
+    return np.array([[row["meantemp"] for row in series] for series in rows])

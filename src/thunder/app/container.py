@@ -21,7 +21,7 @@ from thunder.app.export import ExportModel
 from thunder.app.prepare import PrepareData
 from thunder.app.publish import PublishRun
 from thunder.app.report import RunReport
-from thunder.app.serving import Forecast, LoadModel
+from thunder.app.serving import LoadModel, ServedModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
 from thunder.app.tune import TrialTrainer, TuneHyperparameters
@@ -259,7 +259,7 @@ def _outputs(settings: Settings) -> list[Output]:
     return outputs
 
 
-def _load(loader: LoadModel) -> Forecast:
+def _load(loader: LoadModel) -> ServedModel:
     return loader()
 
 
@@ -387,4 +387,4 @@ class Container(containers.DeclarativeContainer):
         Versions, settings=settings, store=artifact_store
     )
     # serving loads the artifacts once per process
-    predictor: providers.Provider[Forecast] = providers.Singleton(_load, load_model)
+    served_model: providers.Provider[ServedModel] = providers.Singleton(_load, load_model)

@@ -34,7 +34,7 @@ def serve(
         settings = container.settings()
         serving = settings.serving_config.model_copy(update={"backend": backend})
         container.settings.override(settings.model_copy(update={"serving_config": serving}))
-    container.predictor()  # load now: a missing or corrupt artifact fails here, in one line
+    container.served_model()  # load now: a missing or corrupt artifact fails here, in one line
     if workers == 1:
         _serve_here(container, host, port)
     else:

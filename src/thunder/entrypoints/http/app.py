@@ -32,7 +32,7 @@ def create_app(container: Any, env: ServingEnv | None = None) -> FastAPI:
     keys = api_keys(serving.api_keys, env.api_keys)
     metrics = Metrics(env.multiprocess)
     # the model loaded once per process at start-up; a reload loads the current version afresh
-    slot = ModelSlot(container.predictor, lambda: container.load_model()(), metrics)
+    slot = ModelSlot(container.served_model, lambda: container.load_model()(), metrics)
     app = FastAPI(
         title="thunder",
         version="0.1.0",

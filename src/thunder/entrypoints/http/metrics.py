@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter, Gauge, multiprocess
 from prometheus_fastapi_instrumentator import Instrumentator
 
-from thunder.app.serving import Forecast
+from thunder.app.serving import ServedModel
 
 
 class Metrics:
@@ -39,7 +39,7 @@ class Metrics:
     def predicted(self, endpoint: str, series: int = 1) -> None:
         self._predictions.labels(endpoint).inc(series)
 
-    def serving(self, model: Forecast, previous: Forecast | None) -> None:
+    def serving(self, model: ServedModel, previous: ServedModel | None) -> None:
         """The model-info gauge follows a swap: 1 for the new model's labels, none for the old."""
         if previous is not None:
             if self._multiprocess:  # no clear() in multiprocess mode: zero it instead
@@ -54,5 +54,5 @@ class Metrics:
             multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
-def _info_labels(model: Forecast) -> tuple[str, str]:
+def _info_labels(model: ServedModel) -> tuple[str, str]:
     return model.card.trained_at, str(model.card.data.get("sha256", ""))

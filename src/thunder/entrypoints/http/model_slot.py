@@ -9,7 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from thunder.app.serving import Forecast
+from thunder.app.serving import ServedModel
 from thunder.domain.errors import ThunderError
 from thunder.entrypoints.http.metrics import Metrics
 
@@ -21,16 +21,16 @@ class ModelSlot:
     `load` a fresh one from the current version, for a reload."""
 
     def __init__(
-        self, first: Callable[[], Forecast], load: Callable[[], Forecast], metrics: Metrics
+        self, first: Callable[[], ServedModel], load: Callable[[], ServedModel], metrics: Metrics
     ) -> None:
         self._first = first
         self._load = load
         self._metrics = metrics
         self._swap = threading.Lock()  # one reload at a time
         self._settle_heap = False
-        self.model: Forecast | None = None  # None until start-up has loaded it
+        self.model: ServedModel | None = None  # None until start-up has loaded it
 
-    def current(self) -> Forecast:
+    def current(self) -> ServedModel:
         """The model to answer with: a handler reads it once, as a reload may swap it."""
         if self.model is None:  # uvicorn serves requests only after start-up has loaded it
             raise RuntimeError("no model loaded yet")
@@ -56,7 +56,7 @@ class ModelSlot:
             if on_hup:
                 loop.remove_signal_handler(signal.SIGHUP)
 
-    def reload(self, swap: bool = True) -> Forecast:
+    def reload(self, swap: bool = True) -> ServedModel:
         """Load and warm up the current version and, if `swap`, serve it. A ThunderError leaves
         the old model in place. Without `swap` it only checks that the version loads."""
         with self._swap:
@@ -72,12 +72,12 @@ class ModelSlot:
         except ThunderError as e:  # keep serving the old model; say why
             reload_log.error("SIGHUP: reload failed, still serving the old model: %s", e.message)
 
-    def _load_warm(self) -> Forecast:
+    def _load_warm(self) -> ServedModel:
         model = self._load()
         model.warm_up()
         return model
 
-    def _serve(self, model: Forecast) -> None:
+    def _serve(self, model: ServedModel) -> None:
         """Swap in a loaded, warmed-up model: one attribute store, so each request sees either
         the old model or the new one, never a mix (a handler reads it once)."""
         previous, self.model = self.model, model

@@ -10,7 +10,7 @@ import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from thunder.app.serving import Forecast, Forecasts, NonFiniteForecast
+from thunder.app.serving import Forecasts, NonFiniteForecast, ServedModel
 from thunder.app.settings import ServingConfig
 from thunder.domain.errors import InvalidHistory
 from thunder.entrypoints.http.metrics import Metrics
@@ -67,7 +67,7 @@ def predict_router(
     return router
 
 
-def _json_rows(model: Forecast, out: Forecasts, field: str) -> list[list[dict[str, Any]]]:
+def _json_rows(model: ServedModel, out: Forecasts, field: str) -> list[list[dict[str, Any]]]:
     """`field` names the series' history in an error, with {} for its position in a batch."""
     try:
         return out.as_json(model.card.columns.time or "timestamp")
