@@ -51,6 +51,7 @@ def test_an_architecture_trains_with_the_cli_and_serves_predict(arch: str, tmp_p
         settings=settings.model_copy(update={"serving_config": serving})
     ).load_model()()
     assert torch_model.model_file == "model.pth"
-    want = [row.values["meantemp"] for row in torch_model.many([DATA["data"]])[0]]
+    (torch_rows,) = torch_model.batch([DATA["data"]]).as_json("date")
+    want = [row["meantemp"] for row in torch_rows]
     np.testing.assert_allclose([row["meantemp"] for row in rows], want, atol=1e-4, rtol=0)
     assert model["model_file"] in ("model.onnx", "model.pth")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from thunder.app.serving import Forecast
+from thunder.app.serving import ServedModel
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows, scaled_windows, score
 from thunder.domain.data.splitting import split_origins, windows_in
@@ -39,7 +39,7 @@ class EvaluateModel:
     def __init__(
         self,
         settings: Settings,
-        model: Callable[[], Forecast],
+        model: Callable[[], ServedModel],
         progress: Progress,
         reports: ReportWriter,
     ) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from thunder.app.settings import Settings
-from thunder.domain.data.history import History, Record, future_timestamps, model_inputs
+from thunder.domain.data.history import History, future_timestamps, model_inputs
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
 from thunder.domain.ports import ArtifactStore, InferenceModel, Preprocessor
-from thunder.domain.values import ArtifactSet, ForecastRow, ModelCard, Prediction, level_name
+from thunder.domain.values import ArtifactSet, ModelCard, Prediction, level_name
 
 ModelLoader = Callable[[bytes, str], InferenceModel]
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
@@ -53,14 +53,6 @@ class ServedModel:
         for _ in range(passes):
             self._forecaster.predict(np.zeros(shape, dtype=np.float32))
         self.warmed_up = True
-
-    def __call__(self, records: Sequence[Record]) -> list[ForecastRow]:
-        return self.many([records])[0]
-
-    def many(self, series: Sequence[Sequence[Record]]) -> list[list[ForecastRow]]:
-        """Forecast several series in one forward pass; errors name the series by position."""
-        out = self.batch(series)
-        return [out.rows(i) for i in range(len(series))]
 
     def batch(self, series: Sequence[History]) -> "Forecasts":
         """The forecasts of several series (records or columns each) as arrays, from one
@@ -108,13 +100,6 @@ class Forecasts:
         # `<target>_q10`, ...: each level of each target, in the order the values come
         names = [level_name(a) for a in pred.levels]
         self._band_names = [f"{t}_{name}" for t in self._targets for name in names]
-
-    def rows(self, i: int) -> list[ForecastRow]:
-        """Rows of series i: each target, then `<target>_q10`, ... for a quantile model."""
-        return [
-            ForecastRow(k + 1, values, stamp)
-            for k, (values, stamp) in enumerate(self._values(i, self._pred.point[i].tolist()))
-        ]
 
     def as_json(self, time_key: str) -> list[list[dict[str, Any]]]:
         """Every series' rows as JSON objects ({"step", time_key, target, ...}), built from the
@@ -208,8 +193,3 @@ def read_card(data: bytes, origin: str) -> ModelCard:
         return ModelCard.from_dict(raw)
     except (ValueError, KeyError, TypeError) as e:
         raise ArtifactCorrupt(f"{origin}: not a valid model card ({e})") from None
-
-
-# The use case's old name, kept only until app/evaluate.py (another room of issue 17's
-# restructuring) imports ServedModel: nothing else may use it.
-Forecast = ServedModel

@@ -191,13 +191,6 @@ def level_name(level: float) -> str:
 
 
 @dataclass(frozen=True)
-class ForecastRow:
-    step: int
-    values: Mapping[str, float]
-    timestamp: str | None = None
-
-
-@dataclass(frozen=True)
 class ArtifactSet:
     """One trained version's files, read together: never a mix of two runs."""
 
