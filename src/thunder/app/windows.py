@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thunder.app.settings import TIME_COLUMN_GUESSES
+from thunder.app.config_sections import TIME_COLUMN_GUESSES
 from thunder.domain.data.calendar import with_calendar
 from thunder.domain.data.checking import Missing, RowChecker
 from thunder.domain.data.streams import Restartable

@@ -10,8 +10,8 @@ import orjson
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from thunder.app.config_sections import ServingConfig
 from thunder.app.serving import Forecasts, NonFiniteForecast, ServedModel
-from thunder.app.settings import ServingConfig
 from thunder.domain.errors import InvalidHistory
 from thunder.entrypoints.http.metrics import Metrics
 from thunder.entrypoints.http.model_slot import ModelSlot
