@@ -1,5 +1,5 @@
 """The one LightningModule: any architecture (a plain nn.Module), a loss, an optimiser factory
-and an LR-schedule factory in; training, validation, test and predict steps written once.
+and an LR-schedule factory in; the training and validation steps written once.
 
 An architecture with one parameter group trains with Lightning's automatic optimisation; one
 that asks for several (WindowNetwork.parameter_groups) gets one optimiser per group and
@@ -88,16 +88,6 @@ class ForecastModule(pl.LightningModule):
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.val_loss.update(self._loss(batch), weight=batch[0].shape[0])
         self.log("val_loss", self.val_loss, prog_bar=True, on_step=False, on_epoch=True)
-
-    def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self.log("test_loss", self._loss(batch), batch_size=batch[0].shape[0])
-
-    def predict_step(self, batch: Batch | Tensor, batch_idx: int) -> Tensor:
-        """Scaled forecasts [B, future, T, Q]. Data units are the app layer's business: the
-        Forecast use case (and evaluation) apply Preprocessor.inverse_transform to them."""
-        x = batch[0] if isinstance(batch, (tuple, list)) else batch  # [B, past, F]
-        out: Tensor = self(x)  # [B, future, T, Q]
-        return out
 
     def configure_optimizers(self) -> Any:
         optimizers = [
