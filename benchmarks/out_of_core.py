@@ -106,14 +106,15 @@ def _starvation(csv: Path, args: argparse.Namespace) -> str:
     """Train the same model for the same steps on streamed windows and on in-memory windows."""
     from thunder.adapters.binary_cache import BinaryRowCache
     from thunder.adapters.lightning.data import WindowBatches
-    from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+    from thunder.adapters.lightning.forecaster import LightningForecaster
     from thunder.adapters.sources.csv_chunks import CsvChunkSource
-    from thunder.app.container import network_config
     from thunder.app.settings import Settings
+    from thunder.app.training_options import network_config
     from thunder.domain.data.checking import RowChecker
     from thunder.domain.data.splitting import plan_split, split_origins
     from thunder.domain.data.streams import Restartable
     from thunder.domain.data.windowing import WindowCutter
+    from thunder.domain.training import TrainingOptions
     from thunder.domain.values import WindowBatch
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,9 +18,10 @@ import torch
 
 from benchmarks.accuracy import DELHI, ETTH1, _etth1_config, _run
 from benchmarks.harness import ROOT
-from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.app.container import network_config
+from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.app.settings import Settings
+from thunder.app.training_options import network_config
+from thunder.domain.training import TrainingOptions
 
 ARCHITECTURES = ("xlstm", "lstm", "lstm_attention", "tft")
 

@@ -3,8 +3,7 @@
 The training hyper-parameter types are imported here only, so a move of them is a one-line fix.
 """
 
-from thunder.adapters.lightning.forecaster import TrainingOptions
-from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.domain.training import NetworkConfig, TrainingOptions
 
 __all__ = ["NetworkConfig", "TrainingOptions", "tiny_network"]
 

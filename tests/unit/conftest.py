@@ -15,9 +15,9 @@ from tests.unit.fakes import (
     InMemoryReportWriter,
     InMemoryRowCache,
 )
-from thunder.adapters.lightning.networks.config import NetworkConfig
 from thunder.app.container import Container
 from thunder.app.settings import Settings, load_settings
+from thunder.domain.training import NetworkConfig
 
 
 def settings_from(tmp_path: Path, cfg: dict[str, Any]) -> Settings:

@@ -8,11 +8,12 @@ import pytest
 import torch
 
 from tests.unit.conftest import tiny_network
-from thunder.adapters.lightning.forecaster import FORMAT, LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.networks.config import ARCHITECTURES, NetworkConfig
+from thunder.adapters.lightning.checkpoint import FORMAT
+from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.networks.losses import loss_for
 from thunder.adapters.lightning.networks.zoo import build
 from thunder.adapters.onnx_model import OnnxModel
+from thunder.domain.training import ARCHITECTURES, NetworkConfig, Optimisation, TrainingOptions
 from thunder.domain.values import WindowBatch
 
 LEVELS = (0.1, 0.5, 0.9)
@@ -107,10 +108,8 @@ def windows(n: int, seed: int) -> list[WindowBatch]:
 
 def test_the_tft_trains_two_optimisers_by_manual_optimisation() -> None:
     cfg = config("tft", target_inputs=None)
-    opts = TrainingOptions(
-        epochs=100, max_steps=60, batch_size=32, learning_rate=3e-3, gradient_clip_val=1.0,
-        lr_schedule="cosine",
-    )  # fmt: skip
+    optimisation = Optimisation(learning_rate=3e-3, gradient_clip_val=1.0, lr_schedule="cosine")
+    opts = TrainingOptions(epochs=100, max_steps=60, batch_size=32, optimisation=optimisation)
     forecaster = LightningForecaster(cfg, opts)
     before = [[p.detach().clone() for p in g] for g in forecaster._module.net.parameter_groups()]
     train, val = windows(64, 0), windows(32, 0)

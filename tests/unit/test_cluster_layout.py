@@ -6,8 +6,8 @@ SLURM cannot run here, so its environment variables are set by hand as srun sets
 
 import pytest
 
-from thunder.adapters.cluster import distributed
-from thunder.adapters.cluster.distributed import Layout, SingleProcess, TorchCluster
+from thunder.adapters.cluster import launcher, torch_cluster
+from thunder.adapters.cluster.torch_cluster import Layout, SingleProcess, TorchCluster
 from thunder.domain.errors import ConfigError
 
 TORCHRUN = {  # rank 3 of 2 nodes x 2 processes
@@ -42,7 +42,7 @@ def bare_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_torchrun_ranks_are_read_from_torchruns_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in TORCHRUN.items():
         monkeypatch.setenv(name, value)
-    layout = distributed._layout("cpu")
+    layout = torch_cluster._layout("cpu")
     assert layout is not None
     assert (layout.local_processes, layout.nodes, layout.backend) == (2, 2, "gloo")
     assert layout.environment.global_rank() == 3
@@ -52,7 +52,7 @@ def test_torchrun_ranks_are_read_from_torchruns_variables(monkeypatch: pytest.Mo
 def test_srun_tasks_are_read_from_slurms_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in SRUN.items():
         monkeypatch.setenv(name, value)
-    layout = distributed._layout("cpu")
+    layout = torch_cluster._layout("cpu")
     assert layout is not None
     assert (layout.local_processes, layout.nodes) == (4, 2)
     assert layout.environment.global_rank() == 5
@@ -62,11 +62,11 @@ def test_srun_tasks_are_read_from_slurms_variables(monkeypatch: pytest.MonkeyPat
 def test_an_interactive_slurm_shell_trains_as_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {**SRUN, "SLURM_JOB_NAME": "interactive"}.items():
         monkeypatch.setenv(name, value)
-    assert isinstance(distributed.connect("cpu"), SingleProcess)
+    assert isinstance(torch_cluster.connect("cpu"), SingleProcess)
 
 
 def test_no_launcher_is_one_process() -> None:
-    assert isinstance(distributed.connect("auto"), SingleProcess)
+    assert isinstance(torch_cluster.connect("auto"), SingleProcess)
 
 
 def launched(local: int, nodes: int) -> TorchCluster:
@@ -76,12 +76,12 @@ def launched(local: int, nodes: int) -> TorchCluster:
 
 def test_a_config_that_contradicts_the_launcher_names_the_field() -> None:
     with pytest.raises(ConfigError, match=r"devices is 4 but the launcher started 2") as e:
-        distributed.check_layout(4, 1, launched(2, 2))
+        launcher.check_layout(4, 1, launched(2, 2))
     assert e.value.field == "training_config.devices"
     with pytest.raises(ConfigError, match=r"num_nodes is 3 but the launcher started 2"):
-        distributed.check_layout("auto", 3, launched(2, 2))
-    distributed.check_layout(2, 2, launched(2, 2))
-    distributed.check_layout("auto", 1, launched(2, 2))
+        launcher.check_layout("auto", 3, launched(2, 2))
+    launcher.check_layout(2, 2, launched(2, 2))
+    launcher.check_layout("auto", 1, launched(2, 2))
 
 
 def ask(**options: object) -> bool:
@@ -91,9 +91,9 @@ def ask(**options: object) -> bool:
         "strategy": "auto",
         "num_nodes": 1,
         "find_lr": False,
-        "argv": ["chunk"],
+        "command": ["-m", "thunder", "chunk"],
     }
-    return distributed.launch_if_asked(SingleProcess(), **{**defaults, **options})  # type: ignore[arg-type]
+    return launcher.launch_if_asked(SingleProcess(), **{**defaults, **options})  # type: ignore[arg-type]
 
 
 def test_one_process_launches_nothing() -> None:
@@ -109,3 +109,9 @@ def test_several_nodes_need_a_launcher_on_each() -> None:
 def test_the_learning_rate_finder_runs_in_one_process() -> None:
     with pytest.raises(ConfigError, match="--find-lr runs in one process"):
         ask(devices=2, find_lr=True)
+
+
+def test_the_trainer_is_handed_the_layout_of_a_launched_run_only() -> None:
+    assert torch_cluster.layout_of(SingleProcess()) is None
+    layout = torch_cluster.layout_of(launched(2, 2))
+    assert layout is not None and (layout.local_processes, layout.nodes) == (2, 2)

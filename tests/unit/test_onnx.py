@@ -5,10 +5,10 @@ import onnx
 import pytest
 import torch
 
-from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.networks.xlstm import NetworkConfig
+from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.onnx_model import OnnxModel
 from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.training import NetworkConfig, TrainingOptions
 
 
 def _forecaster(pattern: str, quantiles: tuple[float, ...] = ()) -> LightningForecaster:

@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
-from thunder.adapters.lightning.networks.xlstm import NetworkConfig
+from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.optim import cosine_factor
+from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
 from thunder.domain.values import WindowBatch
 
 NET = NetworkConfig(
@@ -38,7 +38,7 @@ def test_cosine_schedule_warms_up_then_decays_to_zero() -> None:
 
 def test_early_stopping_ends_training_when_val_loss_stops_improving() -> None:
     options = TrainingOptions(
-        epochs=10, batch_size=16, early_stopping_patience=1, early_stopping_min_delta=1e6
+        epochs=10, batch_size=16, early_stopping=EarlyStopping(patience=1, min_delta=1e6)
     )
     fit = LightningForecaster(NET, options).fit(windows(64, 0), windows(32, 1), train_windows=64)
     # epoch 1 sets the best val_loss; epoch 2 cannot beat it by 1e6: stop
@@ -47,9 +47,8 @@ def test_early_stopping_ends_training_when_val_loss_stops_improving() -> None:
 
 @pytest.mark.parametrize("schedule", ["plateau", "cosine"])
 def test_schedules_and_clipping_train_with_and_without_validation(schedule: str) -> None:
-    options = TrainingOptions(
-        epochs=2, batch_size=16, lr_schedule=schedule, warmup_steps=2, gradient_clip_val=0.5
-    )
+    optimisation = Optimisation(lr_schedule=schedule, warmup_steps=2, gradient_clip_val=0.5)
+    options = TrainingOptions(epochs=2, batch_size=16, optimisation=optimisation)
     for val in (windows(32, 1), []):
         fit = LightningForecaster(NET, options).fit(windows(64, 0), val, train_windows=64)
         assert fit.steps == 8 and fit.epochs == 2
@@ -99,7 +98,9 @@ def test_resume_continues_an_interrupted_run_from_its_last_epoch(
 
 
 def test_find_lr_trains_with_the_range_tests_suggestion_reproducibly() -> None:
-    options = TrainingOptions(epochs=3, batch_size=16, find_lr=True, learning_rate=123.0)
+    options = TrainingOptions(
+        epochs=3, batch_size=16, find_lr=True, optimisation=Optimisation(learning_rate=123.0)
+    )
     fits = [
         LightningForecaster(NET, options).fit(windows(512, 0), windows(32, 1), train_windows=512)
         for _ in range(2)

@@ -3,11 +3,12 @@ import pytest
 import torch
 
 from tests.unit.conftest import tiny_network
-from thunder.adapters.lightning.forecaster import LightningForecaster, TrainingOptions
+from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.networks.cells import SLSTMCell, mlstm_parallel, mlstm_recurrent
 from thunder.adapters.lightning.networks.losses import pinball_loss
-from thunder.adapters.lightning.networks.xlstm import NetworkConfig, XLSTMNetwork
+from thunder.adapters.lightning.networks.xlstm import XLSTMNetwork
 from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.training import NetworkConfig, TrainingOptions
 
 
 def config(**kw: object) -> NetworkConfig:

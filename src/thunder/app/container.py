@@ -4,12 +4,11 @@ import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 
 from thunder.adapters.binary_cache import BinaryRowCache
-from thunder.adapters.cluster import distributed
+from thunder.adapters.cluster import launcher, torch_cluster
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.output_dirs import Output, check_writable
 from thunder.adapters.reports.html import HtmlReportWriter
@@ -24,6 +23,7 @@ from thunder.app.report import RunReport
 from thunder.app.serving import LoadModel, ServedModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
+from thunder.app.training_options import network_config, training_options
 from thunder.app.tune import TrialTrainer, TuneHyperparameters
 from thunder.app.versions import Versions
 from thunder.domain.errors import MissingExtra
@@ -40,73 +40,18 @@ from thunder.domain.ports import (
     ReportWriter,
     RowCache,
 )
+from thunder.domain.training import NetworkConfig, TrainingOptions
 from thunder.domain.tuning import EpochHook
-
-if TYPE_CHECKING:  # at run time these load on first use: see _lightning_forecaster
-    from thunder.adapters.lightning.forecaster import TrainingOptions
-    from thunder.adapters.lightning.networks.xlstm import NetworkConfig
-
-
-def network_config(settings: Settings) -> "NetworkConfig":
-    from thunder.adapters.lightning.networks.xlstm import NetworkConfig
-
-    cols = settings.columns(None)
-    net, window = settings.network, settings.window
-    targets_fed = settings.preprocessing_config.use_target_as_feature
-    return NetworkConfig(
-        num_features=net.num_features,
-        num_targets=len(cols.targets),
-        past_steps=window.past_steps,
-        future_steps=window.future_steps,
-        hidden_size=net.hidden_size,
-        num_layers=net.num_layers,
-        num_heads=net.num_attention_heads,
-        dropout=net.dropout,
-        block_pattern=net.block_pattern,
-        target_inputs=tuple(cols.inputs.index(t) for t in cols.targets) if targets_fed else None,
-        quantiles=tuple(net.quantiles or ()),
-        architecture=net.architecture,
-    )
-
-
-def training_options(
-    settings: Settings, progress: bool, find_lr: bool, epoch_end: EpochHook | None = None
-) -> "TrainingOptions":
-    from thunder.adapters.lightning.forecaster import TrainingOptions
-
-    t = settings.training_config
-    return TrainingOptions(
-        epochs=t.epochs,
-        max_steps=t.max_steps,
-        batch_size=settings.preprocessing_config.split_config.batch_size,
-        learning_rate=settings.network.learning_rate,
-        seed=t.seed,
-        accelerator=t.accelerator,
-        precision=t.precision,
-        progress=progress,
-        shuffle_buffer=t.shuffle_buffer,
-        early_stopping_patience=t.early_stopping_patience,
-        early_stopping_min_delta=t.early_stopping_min_delta,
-        lr_schedule=t.lr_schedule,
-        warmup_steps=t.warmup_steps,
-        gradient_clip_val=t.gradient_clip_val,
-        log_dir=str(settings.log_dir()),
-        logger=t.logger,
-        tracking_uri=_tracking_uri(settings) if t.logger == "mlflow" else None,
-        experiment=t.experiment,
-        artifact_location=_artifact_location(settings),
-        epoch_end=epoch_end,
-        checkpoint_dir=str(settings.checkpoint_dir()),
-        find_lr=find_lr,
-    )
 
 
 # torch, Lightning and scikit-learn take seconds to import, so their adapters load only when
 # first used: a bad data file then fails in the check pass before any of them has loaded.
-def _lightning_forecaster(network: "NetworkConfig", options: "TrainingOptions") -> Forecaster:
+def _lightning_forecaster(
+    network: NetworkConfig, options: TrainingOptions, layout: torch_cluster.Layout | None
+) -> Forecaster:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
-    return LightningForecaster(network=network, options=options)
+    return LightningForecaster(network=network, options=options, layout=layout)
 
 
 def _load_forecaster(data: bytes, origin: str) -> Forecaster:
@@ -264,22 +209,23 @@ def _load(loader: LoadModel) -> ServedModel:
 
 
 def _connect(settings: Settings) -> Cluster:
-    return distributed.connect(settings.training_config.accelerator)
+    return torch_cluster.connect(settings.training_config.accelerator)
 
 
 def _launch_ranks(
     settings: Settings, cluster: Cluster, argv: Sequence[str], find_lr: bool = False
 ) -> bool:
-    """`chunk` with devices > 1: True when this process started the ranks and they finished."""
+    """`chunk` with devices > 1: True when this process started the ranks and they finished.
+    Each rank runs `python -m thunder <argv>`."""
     t = settings.training_config
-    return distributed.launch_if_asked(
+    return launcher.launch_if_asked(
         cluster,
         accelerator=t.accelerator,
         devices=t.devices,
         strategy=t.strategy,
         num_nodes=t.num_nodes,
         find_lr=find_lr,
-        argv=argv,
+        command=["-m", "thunder", *argv],
     )
 
 
@@ -319,15 +265,16 @@ class Container(containers.DeclarativeContainer):
         _tracker, settings
     )
     report_writer: providers.Provider[ReportWriter] = providers.Factory(_report_writer)
+    # a launched rank joins its process group here, before any data is read
+    cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         _lightning_forecaster,
         network=providers.Callable(network_config, settings),
         options=providers.Callable(training_options, settings, progress, find_lr, epoch_hook),
+        layout=providers.Callable(torch_cluster.layout_of, cluster),
     )
 
     preprocessor_loader = providers.Object(_load_preprocessor)
-    # a launched rank joins its process group here, before any data is read
-    cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
     launch_ranks = providers.Callable(_launch_ranks, settings, cluster)
     onnx_exporter = providers.Callable(_onnx_exporter)  # None without the onnx extra
     prepare_data: providers.Provider[PrepareData] = providers.Factory(

@@ -15,7 +15,7 @@ from statistics import NormalDist
 import torch
 from torch import Tensor, nn
 
-from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.domain.training import NetworkConfig
 
 
 class WindowNetwork(nn.Module):

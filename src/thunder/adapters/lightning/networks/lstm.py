@@ -7,7 +7,7 @@ x [B, past, F] -> (per-window normalisation) -> LSTM x num_layers -> last state
 from torch import Tensor, nn
 
 from thunder.adapters.lightning.networks.base import WindowNetwork
-from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.domain.training import NetworkConfig
 
 
 class LSTMNetwork(WindowNetwork):

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from thunder.adapters.lightning.networks.base import WindowNetwork
-from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.domain.training import NetworkConfig
 
 
 class LSTMAttentionNetwork(WindowNetwork):

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from thunder.adapters.lightning.networks.base import WindowNetwork
-from thunder.adapters.lightning.networks.config import NetworkConfig
+from thunder.domain.training import NetworkConfig
 
 
 class GLU(nn.Module):

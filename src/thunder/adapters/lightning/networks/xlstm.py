@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from thunder.adapters.lightning.networks.base import WindowNetwork
 from thunder.adapters.lightning.networks.cells import SLSTMCell, mlstm_parallel
-from thunder.adapters.lightning.networks.config import NetworkConfig as NetworkConfig
+from thunder.domain.training import NetworkConfig
 
 
 class CausalConv(nn.Module):

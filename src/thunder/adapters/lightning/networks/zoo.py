@@ -1,11 +1,11 @@
 """The architectures by name: model_config.architecture -> a WindowNetwork."""
 
 from thunder.adapters.lightning.networks.base import WindowNetwork
-from thunder.adapters.lightning.networks.config import NetworkConfig
 from thunder.adapters.lightning.networks.lstm import LSTMNetwork
 from thunder.adapters.lightning.networks.lstm_attention import LSTMAttentionNetwork
 from thunder.adapters.lightning.networks.tft import TFTNetwork
 from thunder.adapters.lightning.networks.xlstm import XLSTMNetwork
+from thunder.domain.training import NetworkConfig
 
 NETWORKS: dict[str, type[WindowNetwork]] = {
     "xlstm": XLSTMNetwork,

@@ -1,0 +1,38 @@
+"""The safe checkpoint of a trained network: {format, network hyper-parameters, state_dict},
+loaded with torch.load(weights_only=True), so a swapped file cannot run code on load."""
+
+import io
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import torch
+
+from thunder.adapters.messages import first_line
+from thunder.domain.errors import ArtifactCorrupt
+from thunder.domain.training import NetworkConfig
+
+FORMAT = "thunder.xlstm.v1"
+T = TypeVar("T")
+
+
+def save(network: NetworkConfig, state: Mapping[str, torch.Tensor]) -> bytes:
+    buf = io.BytesIO()
+    weights = {k: v.cpu() for k, v in state.items()}
+    torch.save({"format": FORMAT, "network": network.as_dict(), "state_dict": weights}, buf)
+    return buf.getvalue()
+
+
+def load(
+    data: bytes, origin: str, restore: Callable[[NetworkConfig, dict[str, torch.Tensor]], T]
+) -> T:
+    """`restore(network, state_dict)` builds the model; whatever fails in reading the file or
+    in restoring it (a truncated or foreign file, weights of another shape) is ArtifactCorrupt."""
+    try:
+        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+            raise ValueError("unknown format")
+        return restore(NetworkConfig.from_dict(ckpt["network"]), ckpt["state_dict"])
+    except Exception as e:  # torch raises many kinds on a truncated or foreign file
+        raise ArtifactCorrupt(
+            f"{origin}: not a thunder model checkpoint ({first_line(e)})"
+        ) from None

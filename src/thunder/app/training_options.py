@@ -1,0 +1,84 @@
+"""The network and the training options of a run, from the settings: plain domain values, so
+no adapter is needed to build them (the container hands them to the Lightning forecaster)."""
+
+import os
+
+from thunder.app.settings import Settings
+from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
+from thunder.domain.tuning import EpochHook
+
+
+def network_config(settings: Settings) -> NetworkConfig:
+    cols = settings.columns(None)
+    net, window = settings.network, settings.window
+    targets_fed = settings.preprocessing_config.use_target_as_feature
+    return NetworkConfig(
+        num_features=net.num_features,
+        num_targets=len(cols.targets),
+        past_steps=window.past_steps,
+        future_steps=window.future_steps,
+        hidden_size=net.hidden_size,
+        num_layers=net.num_layers,
+        num_heads=net.num_attention_heads,
+        dropout=net.dropout,
+        block_pattern=net.block_pattern,
+        target_inputs=tuple(cols.inputs.index(t) for t in cols.targets) if targets_fed else None,
+        quantiles=tuple(net.quantiles or ()),
+        architecture=net.architecture,
+    )
+
+
+def training_options(
+    settings: Settings, progress: bool, find_lr: bool, epoch_end: EpochHook | None = None
+) -> TrainingOptions:
+    t = settings.training_config
+    return TrainingOptions(
+        epochs=t.epochs,
+        max_steps=t.max_steps,
+        early_stopping=_early_stopping(settings),
+        optimisation=Optimisation(
+            learning_rate=settings.network.learning_rate,
+            lr_schedule=t.lr_schedule,
+            warmup_steps=t.warmup_steps,
+            gradient_clip_val=t.gradient_clip_val,
+        ),
+        batch_size=settings.preprocessing_config.split_config.batch_size,
+        seed=t.seed,
+        accelerator=t.accelerator,
+        precision=t.precision,
+        shuffle_buffer=t.shuffle_buffer,
+        checkpoint_dir=str(settings.checkpoint_dir()),
+        log_dir=str(settings.log_dir()),
+        logger=t.logger,
+        tracking_uri=tracking_uri(settings) if t.logger == "mlflow" else None,
+        experiment=t.experiment,
+        artifact_location=artifact_location(settings),
+        progress=progress,
+        find_lr=find_lr,
+        epoch_end=epoch_end,
+    )
+
+
+def _early_stopping(settings: Settings) -> EarlyStopping | None:
+    t = settings.training_config
+    if t.early_stopping_patience is None:
+        return None
+    return EarlyStopping(t.early_stopping_patience, t.early_stopping_min_delta)
+
+
+def tracking_uri(settings: Settings) -> str:
+    """training_config.mlflow_tracking_uri, else $MLFLOW_TRACKING_URI, else a SQLite file beside
+    the model (MLflow 3 refuses its old ./mlruns file store unless told otherwise)."""
+    configured = settings.training_config.mlflow_tracking_uri
+    return configured or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking(settings)
+
+
+def _default_tracking(settings: Settings) -> str:
+    return f"sqlite:///{(settings.artifact_dir() / 'mlruns.db').resolve()}"
+
+
+def artifact_location(settings: Settings) -> str | None:
+    """With the default store, run files go to mlruns/ beside the model, not into the cwd."""
+    if tracking_uri(settings) != _default_tracking(settings):
+        return None  # a tracking server places them itself
+    return str((settings.artifact_dir() / "mlruns").resolve())

@@ -1,0 +1,101 @@
+"""What a training run is asked to build and how: the network's hyper-parameters (saved in every
+checkpoint) and the options of the fit. Plain values, so the app layer builds them from the
+settings without knowing which framework trains."""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from thunder.domain.tuning import EpochHook
+
+ARCHITECTURES = ("xlstm", "lstm", "lstm_attention", "tft")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    num_features: int
+    num_targets: int
+    past_steps: int
+    future_steps: int
+    hidden_size: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    dropout: float = 0.2
+    block_pattern: str = "ms"
+    # positions of the targets among the input features; set when targets are fed as inputs, so
+    # the window's own level and scale can be removed and restored (RevIN-style)
+    target_inputs: tuple[int, ...] | None = None
+    # quantile levels, ascending (0.5 among them); empty: one point forecast trained with MSE
+    quantiles: tuple[float, ...] = ()
+    # which network maps the window to the forecast (checkpoints without the key are xLSTM's)
+    architecture: str = "xlstm"
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["target_inputs"] = list(self.target_inputs) if self.target_inputs is not None else None
+        d["quantiles"] = list(self.quantiles)
+        return d
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> "NetworkConfig":
+        d = dict(raw)
+        if d.get("target_inputs") is not None:
+            d["target_inputs"] = tuple(d["target_inputs"])
+        d["quantiles"] = tuple(d.get("quantiles") or ())
+        d.setdefault("architecture", "xlstm")
+        if d["architecture"] not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {d['architecture']!r}")
+        return cls(**d)
+
+    @property
+    def outputs(self) -> int:
+        """Values per (future step, target): one per quantile level, or the point forecast."""
+        return max(1, len(self.quantiles))
+
+    def blocks(self) -> str:
+        """Block kinds for each layer: the pattern repeated to num_layers ('ms' -> 'msms...')."""
+        return (self.block_pattern * self.num_layers)[: self.num_layers]
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when val_loss has not improved by `min_delta` for `patience` epochs."""
+
+    patience: int
+    min_delta: float = 0.0
+
+
+@dataclass(frozen=True)
+class Optimisation:
+    """How each step moves the weights: the base rate, its schedule ("none", "cosine",
+    "plateau") and the gradient norm clip."""
+
+    learning_rate: float = 1e-3
+    lr_schedule: str = "none"
+    warmup_steps: int = 0
+    gradient_clip_val: float | None = None
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """A run stops after `epochs` or `max_steps` training steps, whichever comes first, or
+    earlier by `early_stopping` (None: never)."""
+
+    epochs: int = 10
+    max_steps: int | None = None
+    early_stopping: EarlyStopping | None = None
+    optimisation: Optimisation = field(default_factory=Optimisation)
+    batch_size: int = 32
+    seed: int = 42
+    accelerator: str = "auto"
+    precision: str = "32"
+    shuffle_buffer: int = 4096
+    checkpoint_dir: str | None = None  # per-run folders of epoch checkpoints, for --resume
+    log_dir: str | None = None  # CSV metrics (and TensorBoard's files when logger asks) go here
+    logger: str = "csv"  # also "tensorboard" or "mlflow", besides the CSV log
+    tracking_uri: str | None = None  # MLflow's store, when logger is "mlflow"
+    experiment: str = "thunder"
+    artifact_location: str | None = None  # where a new MLflow experiment keeps its files
+    progress: bool = False
+    find_lr: bool = False  # run the learning-rate range test first and train with its pick
+    epoch_end: EpochHook | None = None  # a search's pruning hook: (epoch, val_loss) -> stop?
