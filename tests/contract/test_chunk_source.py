@@ -89,7 +89,9 @@ def test_chunks_hold_the_asked_columns_in_order_with_nan_for_empty_cells(
 
 
 def test_chunks_respect_the_chunk_size_and_count_rows_from_the_top(open_source: Open) -> None:
-    chunks = _read(open_source(TABLE, 3), ["x"])
+    source = open_source(TABLE, 3)
+    assert source.chunk_rows == 3
+    chunks = _read(source, ["x"])
     assert [len(c) for c in chunks] == [3, 3, 1]
     assert [c.start for c in chunks] == [0, 3, 6]
 

@@ -72,7 +72,7 @@ def container(settings: Settings, store: InMemoryArtifactStore) -> Iterator[Cont
     c = Container()
     c.settings.override(settings)
     c.artifact_store.override(store)
-    c.row_cache.override(providers.Singleton(InMemoryRowCache))
+    c.row_cache.override(providers.Object(InMemoryRowCache()))
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
     c.forecaster_loader.override(FakeForecaster.from_bytes)

@@ -21,6 +21,7 @@ from thunder.domain.errors import (
 )
 from thunder.domain.ports import WindowStream
 from thunder.domain.scoring.evaluation import ForecastReport
+from thunder.domain.training import NetworkConfig, TrainingOptions
 from thunder.domain.values import ArtifactSet, Chunk, FitResult, FloatArray, Prediction
 
 
@@ -57,6 +58,10 @@ class FakeChunkSource:
     @property
     def name(self) -> str:
         return self._name
+
+    @property
+    def chunk_rows(self) -> int:
+        return self._size
 
     def header(self) -> Sequence[str]:
         return self._time + self._id + list(self._table)
@@ -196,7 +201,14 @@ class FakeForecaster:
         target_inputs: Sequence[int] = (0,),
         future_steps: int = 3,
         levels: Sequence[float] = (),
+        *,
+        network: NetworkConfig | None = None,
+        options: TrainingOptions | None = None,
     ) -> None:
+        """`network` and `options`: what the training use case asked the container for (kept,
+        so a test can check them; the naive forecast needs neither)."""
+        self.network = network
+        self.options = options
         self._targets = list(target_inputs)
         self._future = future_steps
         self.levels = tuple(levels)

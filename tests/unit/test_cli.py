@@ -19,9 +19,7 @@ def table_source(table: Any, path: str, chunk_size: int) -> FakeChunkSource:
 def test_chunk_prints_metrics_next_to_the_naive_baseline_and_writes_a_report(
     container: Container, tmp_path: Path
 ) -> None:
-    container.chunk_source.override(
-        providers.Factory(table_source, climate_like(200), chunk_size=container.chunk_rows)
-    )
+    container.chunk_source.override(providers.Factory(table_source, climate_like(200)))
     report = tmp_path / "out" / "run.json"
     result = CliRunner().invoke(
         cli, ["chunk", "--input", "x.csv", "--size", "50", "--report", str(report)], obj=container
@@ -36,9 +34,7 @@ def test_chunk_prints_metrics_next_to_the_naive_baseline_and_writes_a_report(
 
 
 def test_a_failed_run_is_one_line_and_non_zero(container: Container) -> None:
-    container.chunk_source.override(
-        providers.Factory(table_source, {"humidity": [1.0] * 50}, chunk_size=container.chunk_rows)
-    )
+    container.chunk_source.override(providers.Factory(table_source, {"humidity": [1.0] * 50}))
     result = CliRunner().invoke(cli, ["chunk", "--input", "x.csv", "--size", "10"], obj=container)
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0

@@ -82,7 +82,7 @@ def rank_container(
     c = Container()
     c.settings.override(settings)
     c.artifact_store.override(store)
-    c.row_cache.override(providers.Singleton(InMemoryRowCache))  # no shared filesystem
+    c.row_cache.override(providers.Object(InMemoryRowCache()))  # no shared filesystem
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
     c.report_writer.override(providers.Singleton(InMemoryReportWriter))

@@ -156,10 +156,7 @@ def test_the_cli_prints_the_table_and_where_the_report_is(
 ) -> None:
     _, table = trained(container)
     container.chunk_source.override(
-        providers.Factory(
-            lambda path, chunk_size: FakeChunkSource(table, chunk_size, name=path),
-            chunk_size=container.chunk_rows,
-        )
+        providers.Factory(lambda path, chunk_size: FakeChunkSource(table, chunk_size, name=path))
     )
     out = tmp_path / "rep"
     result = CliRunner().invoke(

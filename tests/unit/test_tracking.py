@@ -12,8 +12,9 @@ from dependency_injector import providers
 from tests.conftest import small_config
 from tests.unit.conftest import climate_like, settings_from
 from tests.unit.fakes import FakeChunkSource, FakeForecaster, InMemoryArtifactStore
-from thunder.app.container import Container, training_options
+from thunder.app.container import Container
 from thunder.app.settings import Settings
+from thunder.app.training_options import training_options
 from thunder.domain.errors import ConfigError, MissingExtra, ThunderError
 from thunder.domain.ports import WindowStream
 from thunder.domain.values import FitResult
@@ -137,4 +138,4 @@ def test_tensorboard_asked_but_not_installed_is_one_clear_error(
 ) -> None:
     container.settings.override(_settings(tmp_path, logger="tensorboard"))
     with pytest.raises(MissingExtra, match="pip install tensorboard"):
-        container.check_extras()
+        container.check_before_training()()

@@ -141,8 +141,10 @@ def test_the_first_pass_fills_the_cache_and_later_passes_and_runs_read_it(
     assert first["test"] == again["test"]
 
 
-def test_without_a_cache_every_pass_reads_the_source(container: Container) -> None:
-    container.row_cache.override(providers.Object(None))
+def test_without_a_cache_every_pass_reads_the_source(
+    container: Container, settings: Settings
+) -> None:
+    settings.preprocessing_config.cache = False
     source = FakeChunkSource(climate_like(200), chunk_size=30)
     report = container.train_from_chunks()(source).as_dict()
     assert report["data"]["cache"] == "off"

@@ -17,7 +17,8 @@ from thunder.app.settings import Settings, load_settings
 from thunder.app.tune import draw
 from thunder.domain.errors import ConfigError
 from thunder.domain.ports import Trial, WindowStream
-from thunder.domain.tuning import EpochHook, Param, TrialOutcome, TrialPruned
+from thunder.domain.training import NetworkConfig, TrainingOptions
+from thunder.domain.tuning import Param, TrialOutcome, TrialPruned
 from thunder.domain.values import FitResult, FloatArray, Prediction
 
 
@@ -90,10 +91,10 @@ class ScoredForecaster(FakeForecaster):
 
     predictions = 0
 
-    def __init__(self, hidden_size: int, epoch_end: EpochHook | None) -> None:
-        super().__init__((0,), 3)
-        self._loss = 1.0 / hidden_size
-        self._epoch_end = epoch_end
+    def __init__(self, *, network: NetworkConfig, options: TrainingOptions) -> None:
+        super().__init__((0,), 3, network=network, options=options)
+        self._loss = 1.0 / network.hidden_size
+        self._epoch_end = options.epoch_end
 
     def fit(self, train: WindowStream, val: WindowStream, **kwargs: Any) -> FitResult:
         epochs = 0
@@ -108,20 +109,10 @@ class ScoredForecaster(FakeForecaster):
         return super().predict(x)
 
 
-def _hidden(settings: Settings) -> int:
-    return settings.network.hidden_size
-
-
 @pytest.fixture
 def search(container: Container) -> FakeSearch:
     fake = FakeSearch()
-    container.forecaster.override(
-        providers.Factory(
-            ScoredForecaster,
-            providers.Callable(_hidden, container.settings),
-            container.epoch_hook,
-        )
-    )
+    container.forecaster.override(providers.Factory(ScoredForecaster))
     ScoredForecaster.predictions = 0
     return fake
 

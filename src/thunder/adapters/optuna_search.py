@@ -3,6 +3,7 @@ interrupted search resumes. Needs the `tune` extra; optuna is imported only here
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from thunder.domain.errors import ConfigError
@@ -48,6 +49,8 @@ class OptunaSearch:
         from sqlalchemy.exc import SQLAlchemyError
 
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # thunder says what failed
+        if storage.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+            Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         logging.getLogger("alembic").setLevel(logging.WARNING)
         self._optuna = optuna
         try:

@@ -1,32 +1,34 @@
-"""The composition root: the one place that picks concrete adapters for the ports."""
+"""The composition root: the one place that picks concrete adapters for the ports.
 
-import importlib.util
-import os
+It declares; it does not decide. Every provider is annotated with its port, so mypy checks that
+each adapter still fits. What varies per call (the chunk size, --find-lr, progress bars, a
+trial's pruning hook) is an argument of the use case, never a provider to override.
+"""
+
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from dependency_injector import containers, providers
 
+from thunder.adapters import extras
 from thunder.adapters.binary_cache import BinaryRowCache
 from thunder.adapters.cluster import launcher, torch_cluster
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
-from thunder.adapters.output_dirs import Output, check_writable
-from thunder.adapters.reports.html import HtmlReportWriter
+from thunder.adapters.output_dirs import check_writable
+from thunder.adapters.reports.html import report_writer
 from thunder.adapters.sources.by_suffix import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app.coordination import Ranks
 from thunder.app.evaluate import TEST_SPLIT, EvaluateModel, report_dir
-from thunder.app.export import ExportModel
+from thunder.app.export import ExportModel, OnnxExporter
+from thunder.app.preflight import CheckBeforeTraining
 from thunder.app.prepare import PrepareData
 from thunder.app.publish import PublishRun
-from thunder.app.report import RunReport
 from thunder.app.serving import LoadModel, ServedModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
-from thunder.app.training_options import network_config, training_options
-from thunder.app.tune import TrialTrainer, TuneHyperparameters
+from thunder.app.training_options import tracking_uri
+from thunder.app.tune import TrainerFactory, TuneHyperparameters
 from thunder.app.versions import Versions
-from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import (
     ArtifactStore,
     ChunkSource,
@@ -41,11 +43,12 @@ from thunder.domain.ports import (
     RowCache,
 )
 from thunder.domain.training import NetworkConfig, TrainingOptions
-from thunder.domain.tuning import EpochHook
+
+# torch, Lightning, scikit-learn, onnxruntime, MLflow and Optuna take seconds to import, so their
+# adapters load only when first used, through these loaders: a bad data file then fails in the
+# check pass before any of them has loaded, and `--help` loads none.
 
 
-# torch, Lightning and scikit-learn take seconds to import, so their adapters load only when
-# first used: a bad data file then fails in the check pass before any of them has loaded.
 def _lightning_forecaster(
     network: NetworkConfig, options: TrainingOptions, layout: torch_cluster.Layout | None
 ) -> Forecaster:
@@ -54,130 +57,26 @@ def _lightning_forecaster(
     return LightningForecaster(network=network, options=options, layout=layout)
 
 
-def _load_forecaster(data: bytes, origin: str) -> Forecaster:
+def _load_forecaster(data: bytes, origin: str) -> InferenceModel:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     return LightningForecaster.from_bytes(data, origin)
 
 
 def _load_onnx(data: bytes, origin: str) -> InferenceModel:
+    extras.require("serve --backend onnx", "onnx", "onnxruntime")
     from thunder.adapters.onnx_model import OnnxModel
 
-    _need("onnxruntime", "serve --backend onnx")
     return OnnxModel.from_bytes(data, origin)
 
 
 def _to_onnx(data: bytes, origin: str, int8: bool) -> bytes:
+    extras.require("export --format onnx", "onnx", "onnx")
+    if int8:  # onnxruntime's quantiser
+        extras.require("export --quantize int8", "onnx", "onnxruntime")
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
-    _need("onnx", "export --format onnx")
-    if int8:  # onnxruntime's quantiser
-        _need("onnxruntime", "export --quantize int8")
     return LightningForecaster.from_bytes(data, origin).to_onnx(int8)
-
-
-def _need(module: str, feature: str) -> None:
-    if not _installed(module):
-        raise MissingExtra(f"{feature} needs the onnx extra: pip install 'thunder[onnx]'")
-
-
-def _backend(settings: Settings) -> str:
-    return settings.serving_config.backend
-
-
-def _models(
-    settings: Settings, backend: str, torch_loader: Callable[[bytes, str], InferenceModel]
-) -> list[tuple[str, Callable[[bytes, str], InferenceModel]]]:
-    """`serve --backend`: what to load, in order of preference. "auto" takes the version's ONNX
-    export when onnxruntime is installed (several times faster on CPU), else the torch weights."""
-    onnx = (settings.onnx_path(), _load_onnx)
-    torch = (settings.model_path, torch_loader)
-    if backend == "onnx":
-        return [onnx]
-    if backend == "auto" and _installed("onnxruntime"):
-        return [onnx, torch]
-    return [torch]
-
-
-def _onnx_exporter() -> Callable[[bytes, str, bool], bytes] | None:
-    """`chunk` exports each trained model to ONNX too when the onnx extra is installed."""
-    return _to_onnx if _installed("onnx") and _installed("onnxruntime") else None
-
-
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def _report_writer() -> ReportWriter:
-    """Reports with plots when matplotlib (the report extra) is installed, else tables only.
-    matplotlib loads here, on first use: `import thunder` and serving never pay for it."""
-    if not _installed("matplotlib"):
-        return HtmlReportWriter(None)
-    from thunder.adapters.reports.plots import draw
-
-    return HtmlReportWriter(draw)
-
-
-def _tracking_uri(settings: Settings) -> str:
-    """training_config.mlflow_tracking_uri, else $MLFLOW_TRACKING_URI, else a SQLite file beside
-    the model (MLflow 3 refuses its old ./mlruns file store unless told otherwise)."""
-    configured = settings.training_config.mlflow_tracking_uri
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking(settings)
-
-
-def _default_tracking(settings: Settings) -> str:
-    return f"sqlite:///{(settings.artifact_dir() / 'mlruns.db').resolve()}"
-
-
-def _artifact_location(settings: Settings) -> str | None:
-    """With the default store, run files go to mlruns/ beside the model, not into the cwd."""
-    if _tracking_uri(settings) != _default_tracking(settings):
-        return None  # a tracking server places them itself
-    return str((settings.artifact_dir() / "mlruns").resolve())
-
-
-def _tracker(settings: Settings) -> ExperimentTracker | None:
-    if settings.training_config.logger != "mlflow":
-        return None
-    from thunder.adapters.mlflow_tracker import MlflowTracker
-
-    return MlflowTracker(_tracking_uri(settings))
-
-
-def _check_extras(settings: Settings) -> None:
-    """Before any data is read: the packages training_config.logger needs."""
-    logger = settings.training_config.logger
-    if logger == "tensorboard" and not _installed("tensorboard"):
-        raise MissingExtra(
-            "training_config.logger 'tensorboard' needs tensorboard: pip install tensorboard"
-        )
-    if logger == "mlflow" and not all(map(_installed, ("mlflow", "sqlalchemy", "alembic"))):
-        raise MissingExtra(
-            "training_config.logger 'mlflow' needs the mlflow extra: pip install 'thunder[mlflow]'"
-        )
-
-
-def _open_search(storage: str, study: str, seed: int) -> HyperparameterSearch:
-    if not _installed("optuna"):
-        raise MissingExtra("tune needs the tune extra: pip install 'thunder[tune]'")
-    from thunder.adapters.optuna_search import OptunaSearch
-
-    if storage.startswith("sqlite:///"):  # SQLite creates the file, not its folder
-        Path(storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return OptunaSearch(storage, study, seed)
-
-
-def _trial_runs(container: "Container") -> TrialTrainer:
-    """A tuning trial trains through the same object graph as `chunk` (test overrides
-    included), with the trial's settings and pruning hook, validating only: nothing is
-    published."""
-
-    def train(settings: Settings, on_epoch: EpochHook, source: ChunkSource) -> RunReport:
-        with container.settings.override(settings), container.epoch_hook.override(on_epoch):
-            trainer: TrainFromChunks = container.train_from_chunks()
-            return trainer(source, validate_only=True)
-
-    return train
 
 
 def _preprocessor(columns: Sequence[str]) -> Preprocessor:
@@ -192,127 +91,136 @@ def _load_preprocessor(data: bytes, origin: str) -> Preprocessor:
     return SklearnPreprocessor.from_bytes(data, origin)
 
 
-def _outputs(settings: Settings) -> list[Output]:
-    """Every directory a training run writes to, with the setting that places it."""
-    outputs = [
-        ("model_path", Path(settings.model_path).parent),
-        ("preprocessor_path", Path(settings.preprocessor_path).parent),
-        ("training_config.log_dir", settings.log_dir()),
-    ]
-    if settings.preprocessing_config.cache:
-        outputs.append(("preprocessing_config.cache_dir", settings.cache_dir()))
-    return outputs
+def _mlflow_tracker(uri: str) -> ExperimentTracker:
+    from thunder.adapters.mlflow_tracker import MlflowTracker
+
+    return MlflowTracker(uri)
+
+
+def _open_search(storage: str, study: str, seed: int) -> HyperparameterSearch:
+    extras.require("tune", "tune", "optuna")
+    from thunder.adapters.optuna_search import OptunaSearch
+
+    return OptunaSearch(storage, study, seed)
 
 
 def _load(loader: LoadModel) -> ServedModel:
     return loader()
 
 
-def _connect(settings: Settings) -> Cluster:
-    return torch_cluster.connect(settings.training_config.accelerator)
+def _trainer_factory(container: "Container") -> TrainerFactory:
+    """A tuning trial's trainer: the same object graph as `chunk` (test overrides included),
+    built with the trial's settings. The override lasts while the graph is built; the trainer
+    keeps the settings it was built with, and the container is left as it was."""
 
+    def build(settings: Settings) -> TrainFromChunks:
+        with container.settings.override(settings):
+            trainer: TrainFromChunks = container.train_from_chunks()
+        return trainer
 
-def _launch_ranks(
-    settings: Settings, cluster: Cluster, argv: Sequence[str], find_lr: bool = False
-) -> bool:
-    """`chunk` with devices > 1: True when this process started the ranks and they finished.
-    Each rank runs `python -m thunder <argv>`."""
-    t = settings.training_config
-    return launcher.launch_if_asked(
-        cluster,
-        accelerator=t.accelerator,
-        devices=t.devices,
-        strategy=t.strategy,
-        num_nodes=t.num_nodes,
-        find_lr=find_lr,
-        command=["-m", "thunder", *argv],
-    )
-
-
-def _row_cache(settings: Settings, chunk_rows: int) -> RowCache | None:
-    if not settings.preprocessing_config.cache:
-        return None
-    return BinaryRowCache(settings.cache_dir(), chunk_rows)
+    return build
 
 
 class Container(containers.DeclarativeContainer):
-    settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
-    progress: providers.Object[bool] = providers.Object(False)
     __self__ = providers.Self()
-    find_lr: providers.Object[bool] = providers.Object(False)  # chunk --find-lr
-    epoch_hook: providers.Object[EpochHook | None] = providers.Object(None)  # a tune trial's
-    chunk_rows: providers.Object[int] = providers.Object(10_000)  # `chunk --size`
+    settings: providers.Dependency[Settings] = providers.Dependency(instance_of=Settings)
 
-    chunk_source: providers.Provider[ChunkSource] = providers.Factory(
-        open_source, chunk_size=chunk_rows
+    # data in: called with path= and chunk_size= (`--size`)
+    chunk_source: providers.Provider[ChunkSource] = providers.Factory(open_source)
+    # called with (shown, rows per chunk)
+    progress_reporter: providers.Provider[Progress] = providers.Factory(TqdmProgress)
+    # called with the rows per chunk it reads back
+    row_cache: providers.Provider[RowCache] = providers.Factory(
+        BinaryRowCache, providers.Callable(Settings.cache_dir, settings)
     )
-    progress_reporter: providers.Provider[Progress] = providers.Factory(
-        TqdmProgress, enabled=progress, chunk_rows=chunk_rows
+    preprocessor_factory: providers.Provider[Callable[[Sequence[str]], Preprocessor]] = (
+        providers.Object(_preprocessor)
     )
-    row_cache: providers.Provider[RowCache | None] = providers.Factory(
-        _row_cache, settings, chunk_rows
+    preprocessor_loader: providers.Provider[Callable[[bytes, str], Preprocessor]] = (
+        providers.Object(_load_preprocessor)
     )
+
+    # models: called with network= and options=; a launched rank's layout from its cluster
+    cluster: providers.Provider[Cluster] = providers.Singleton(
+        torch_cluster.connect, settings.provided.training_config.accelerator
+    )
+    forecaster: providers.Provider[Forecaster] = providers.Factory(
+        _lightning_forecaster, layout=providers.Callable(torch_cluster.layout_of, cluster)
+    )
+    forecaster_loader: providers.Provider[Callable[[bytes, str], InferenceModel]] = (
+        providers.Object(_load_forecaster)
+    )
+    onnx_loader: providers.Provider[Callable[[bytes, str], InferenceModel]] = providers.Object(
+        _load_onnx
+    )
+    # `chunk` exports each model to ONNX too when the onnx extra is installed
+    onnx_exporter: providers.Provider[OnnxExporter | None] = providers.Callable(
+        extras.if_installed, _to_onnx, "onnx", "onnxruntime"
+    )
+
+    # what a run leaves behind
     artifact_store: providers.Provider[ArtifactStore] = providers.Singleton(
         FilesystemArtifactStore,
         root=providers.Callable(Settings.artifact_dir, settings),
         keep=settings.provided.keep_versions,
     )
-    # `chunk` calls it first: an unwritable output fails in a blink, not after the training
-    check_outputs = providers.Callable(check_writable, providers.Callable(_outputs, settings))
-    check_extras = providers.Callable(_check_extras, settings)
-    preprocessor_factory = providers.Object(_preprocessor)
-    experiment_tracker: providers.Provider[ExperimentTracker | None] = providers.Factory(
-        _tracker, settings
-    )
-    report_writer: providers.Provider[ReportWriter] = providers.Factory(_report_writer)
-    # a launched rank joins its process group here, before any data is read
-    cluster: providers.Provider[Cluster] = providers.Singleton(_connect, settings)
-    forecaster: providers.Provider[Forecaster] = providers.Factory(
-        _lightning_forecaster,
-        network=providers.Callable(network_config, settings),
-        options=providers.Callable(training_options, settings, progress, find_lr, epoch_hook),
-        layout=providers.Callable(torch_cluster.layout_of, cluster),
+    report_writer: providers.Provider[ReportWriter] = providers.Factory(report_writer)
+    experiment_tracker: providers.Provider[ExperimentTracker | None] = providers.Selector(
+        settings.provided.training_config.logger,
+        mlflow=providers.Factory(_mlflow_tracker, providers.Callable(tracking_uri, settings)),
+        csv=providers.Object(None),
+        tensorboard=providers.Object(None),
     )
 
-    preprocessor_loader = providers.Object(_load_preprocessor)
-    launch_ranks = providers.Callable(_launch_ranks, settings, cluster)
-    onnx_exporter = providers.Callable(_onnx_exporter)  # None without the onnx extra
-    prepare_data: providers.Provider[PrepareData] = providers.Factory(
-        PrepareData,
+    # use cases
+    check_before_training: providers.Provider[CheckBeforeTraining] = providers.Factory(
+        CheckBeforeTraining,
         settings=settings,
-        preprocessor_factory=preprocessor_factory,
-        progress=progress_reporter,
-        cache=row_cache,
+        writable=providers.Object(check_writable),
+        logger_check=providers.Object(extras.check_logger),
     )
-    publish_run: providers.Provider[PublishRun] = providers.Factory(
-        PublishRun,
-        settings=settings,
-        store=artifact_store,
-        to_onnx=onnx_exporter,
-        tracker=experiment_tracker,
-        reports=report_writer,
-        report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
-    )
-    ranks: providers.Provider[Ranks] = providers.Factory(
-        Ranks, cluster=cluster, preprocessor_loader=preprocessor_loader
+    # `chunk` with devices > 1: called with command= (what each rank runs) and find_lr=
+    launch_ranks: providers.Provider[bool] = providers.Callable(
+        launcher.launch_if_asked,
+        cluster,
+        accelerator=settings.provided.training_config.accelerator,
+        devices=settings.provided.training_config.devices,
+        strategy=settings.provided.training_config.strategy,
+        num_nodes=settings.provided.training_config.num_nodes,
     )
     train_from_chunks: providers.Provider[TrainFromChunks] = providers.Factory(
         TrainFromChunks,
         settings=settings,
-        prepare=prepare_data,
+        prepare=providers.Factory(
+            PrepareData,
+            settings=settings,
+            preprocessor_factory=preprocessor_factory,
+            cache_factory=row_cache.provider,
+        ),
         forecaster_factory=forecaster.provider,
-        publish=publish_run,
-        ranks=ranks,
+        publish=providers.Factory(
+            PublishRun,
+            settings=settings,
+            store=artifact_store,
+            to_onnx=onnx_exporter,
+            tracker=experiment_tracker,
+            reports=report_writer,
+            report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
+        ),
+        ranks=providers.Factory(Ranks, cluster=cluster, preprocessor_loader=preprocessor_loader),
+        progress_factory=progress_reporter.provider,
     )
-    backend = providers.Callable(_backend, settings)  # serving_config.backend, `serve --backend`
-    forecaster_loader = providers.Object(_load_forecaster)  # the torch weights
     load_model: providers.Provider[LoadModel] = providers.Factory(
         LoadModel,
         settings=settings,
         store=artifact_store,
-        models=providers.Callable(_models, settings, backend, forecaster_loader),
+        torch_loader=forecaster_loader,
+        onnx_loader=onnx_loader,
         preprocessor_loader=preprocessor_loader,
+        onnx_runtime=providers.Callable(extras.installed, "onnxruntime"),
     )
+    # serving loads the artifacts once per process
+    served_model: providers.Provider[ServedModel] = providers.Singleton(_load, load_model)
     export_model: providers.Provider[ExportModel] = providers.Factory(
         ExportModel, settings=settings, store=artifact_store, to_onnx=providers.Object(_to_onnx)
     )
@@ -320,18 +228,16 @@ class Container(containers.DeclarativeContainer):
         EvaluateModel,
         settings=settings,
         model=load_model,
-        progress=progress_reporter,
+        progress_factory=progress_reporter.provider,
         reports=report_writer,
     )
     tune_hyperparameters: providers.Provider[TuneHyperparameters] = providers.Factory(
         TuneHyperparameters,
         settings=settings,
         open_search=providers.Object(_open_search),
-        train_trial=providers.Callable(_trial_runs, __self__),
+        trainer_factory=providers.Callable(_trainer_factory, __self__),
         store=artifact_store,
     )
     versions: providers.Provider[Versions] = providers.Factory(
         Versions, settings=settings, store=artifact_store
     )
-    # serving loads the artifacts once per process
-    served_model: providers.Provider[ServedModel] = providers.Singleton(_load, load_model)

@@ -6,14 +6,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from thunder.app.prepare import Fitted, Prepared, PrepareData
+from thunder.app.prepare import Fitted, Prepared
 from thunder.domain.data.sharding import batch_sizes, batches_per_rank, shard_bounds
 from thunder.domain.data.splitting import windows_in
 from thunder.domain.errors import NotEnoughData, PeerStopped, ThunderError
-from thunder.domain.ports import ChunkSource, Cluster, Preprocessor
+from thunder.domain.ports import Cluster, Preprocessor
 from thunder.domain.values import SplitPlan, WindowSpec
 
 PreprocessorLoader = Callable[[bytes, str], Preprocessor]
+Prepare = Callable[[Fitted | None, int], Prepared]  # (rank 0's scaler or None, rank) -> data
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,15 @@ class Ranks:
     def gather(self, value: object) -> list[object]:
         return [value] if self._cluster is None else self._cluster.gather(value)
 
-    def prepare(self, prepare: PrepareData, source: ChunkSource) -> Prepared:
+    def prepare(self, prepare: Prepare) -> Prepared:
         """Rank 0 checks the rows and fits the scaler first (the others wait, then open its
         row cache on a shared filesystem, or build their own) and sends the fitted scaler to
         the rest, so every rank scales with the very same numbers."""
         if self.world == 1:
-            return prepare(source)
+            return prepare(None, 0)
         if self.rank == 0:
             try:
-                prep = prepare(source)
+                prep = prepare(None, 0)
             except ThunderError as e:
                 self.broadcast(("error", e.message))
                 raise
@@ -58,7 +59,7 @@ class Ranks:
         if status == "error":
             raise PeerStopped(f"rank 0 stopped: {payload}")
         scaler = self._load_preprocessor(payload.preprocessor, "rank 0's preprocessor")
-        return prepare(source, Fitted(scaler, payload.naive_mae, payload.fingerprint), self.rank)
+        return prepare(Fitted(scaler, payload.naive_mae, payload.fingerprint), self.rank)
 
     def train_shard(
         self, plan: SplitPlan, window: WindowSpec, batch_size: int, eval_stride: int

@@ -40,17 +40,19 @@ class EvaluateModel:
         self,
         settings: Settings,
         model: Callable[[], ServedModel],
-        progress: Progress,
+        progress_factory: Callable[[bool, int], Progress],
         reports: ReportWriter,
     ) -> None:
         self._settings = settings
         self._model = model
-        self._progress = progress
+        self._new_progress = progress_factory  # (shown, rows per chunk) -> progress
         self._reports = reports
 
-    def __call__(self, source: ChunkSource, out: str | None = None) -> Evaluated:
+    def __call__(
+        self, source: ChunkSource, out: str | None = None, progress: bool = False
+    ) -> Evaluated:
         """Score the current model on `source`; write the report to `out` (default: the
-        reports folder beside the model, named after the file)."""
+        reports folder beside the model, named after the file); `progress` shows the passes."""
         if not self._reports.plots:
             raise MissingExtra(
                 "evaluate draws its figures with matplotlib, which is not installed: "
@@ -60,7 +62,7 @@ class EvaluateModel:
         cols, window, pre = loaded.card.columns, loaded.card.window, loaded.preprocessor
         cfg = self._settings.preprocessing_config
         rows = checked_rows(source, cols, cfg.id_column, cfg.missing)
-        table = StreamedTable(rows, self._progress)
+        table = StreamedTable(rows, self._new_progress(progress, source.chunk_rows))
         plan = whole_plan(table.counts, window, source.name)
         stride = cfg.split_config.eval_stride
         season = season_length(cfg.season_length, table.step_seconds, window.past_steps)

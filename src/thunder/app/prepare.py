@@ -17,6 +17,7 @@ from thunder.domain.scoring.metrics import naive_scale, season_length
 from thunder.domain.values import Chunk, Columns, SplitPlan
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
+RowCacheFactory = Callable[[int], RowCache]  # rows per chunk read back -> the row cache
 Rows = Callable[[], Iterator[Chunk]]  # a fresh pass over the checked rows on each call
 CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 
@@ -50,16 +51,18 @@ class PrepareData:
         self,
         settings: Settings,
         preprocessor_factory: PreprocessorFactory,
-        progress: Progress,
-        cache: RowCache | None,
+        cache_factory: RowCacheFactory,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
-        self._progress = progress
-        self._cache = cache
+        self._new_cache = cache_factory  # used when preprocessing_config.cache is on
 
     def __call__(
-        self, source: ChunkSource, fitted: Fitted | None = None, rank: int = 0
+        self,
+        source: ChunkSource,
+        progress: Progress,
+        fitted: Fitted | None = None,
+        rank: int = 0,
     ) -> Prepared:
         """`fitted`: rank 0's scaler, used instead of fitting one, so every rank scales alike."""
         start = time.perf_counter()
@@ -73,11 +76,11 @@ class PrepareData:
                 f"{fingerprint[:12]}... against {str(fitted.fingerprint)[:12]}...); every node "
                 f"needs the same data"
             )
-        table, cache = self._table(source, rows, cols, fingerprint)
+        table, cache = self._table(source, rows, cols, fingerprint, progress)
         check_s = time.perf_counter() - start
         plan = self._plan(source, table)
         start = time.perf_counter()
-        fitted = fitted or self._fit(table, plan, cols, fingerprint)
+        fitted = fitted or self._fit(table, plan, cols, fingerprint, progress)
         window = self._settings.window
         season = season_length(cfg.season_length, table.step_seconds, window.past_steps)
         return Prepared(
@@ -94,17 +97,18 @@ class PrepareData:
         )
 
     def _table(
-        self, source: ChunkSource, rows: Rows, cols: Columns, fingerprint: str
+        self, source: ChunkSource, rows: Rows, cols: Columns, fingerprint: str, progress: Progress
     ) -> tuple[Table, str]:
         """The checked rows: from the cache when it holds this file and these settings."""
         cfg = self._settings.preprocessing_config
-        if self._cache is None:
-            return StreamedTable(rows, self._progress), "off"
+        if not cfg.cache:
+            return StreamedTable(rows, progress), "off"
+        cache = self._new_cache(source.chunk_rows)
         key = _cache_key(fingerprint, cols, cfg.id_column, cfg.missing)
-        table = self._cache.open(key)
+        table = cache.open(key)
         if table is not None:
             return table, "hit"
-        return self._cache.build(key, self._progress.track(rows(), "check"), source.name), "built"
+        return cache.build(key, progress.track(rows(), "check"), source.name), "built"
 
     def _plan(self, source: ChunkSource, table: Table) -> SplitPlan:
         split = self._settings.preprocessing_config.split_config
@@ -115,11 +119,14 @@ class PrepareData:
         except NotEnoughData as e:  # the domain knows counts, not files: name the file here
             raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
 
-    def _fit(self, table: Table, plan: SplitPlan, cols: Columns, fingerprint: str) -> Fitted:
+    def _fit(
+        self, table: Table, plan: SplitPlan, cols: Columns, fingerprint: str, progress: Progress
+    ) -> Fitted:
         """The scaler and MASE's naive scale, from the train rows only."""
         pre = self._new_preprocessor(cols.scaled)
-        chunks = self._progress.track(table.chunks(), "scale", plan.rows)
-        for train_rows in rows_of(chunks, plan, "train"):
+        for train_rows in rows_of(
+            progress.track(table.chunks(), "scale", plan.rows), plan, "train"
+        ):
             if len(train_rows):
                 pre.partial_fit(train_rows)
         target_idx = [cols.scaled.index(t) for t in cols.targets]

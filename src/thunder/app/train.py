@@ -11,14 +11,18 @@ from thunder.app.prepare import Prepared, PrepareData
 from thunder.app.publish import PublishRun
 from thunder.app.report import DataSummary, RunReport, TestSummary, TrainSummary
 from thunder.app.settings import Settings
+from thunder.app.training_options import network_config, training_options
 from thunder.app.windows import Scored, Tally, scaled_windows, tally
 from thunder.domain.data.sharding import shard_bounds, shard_origins
 from thunder.domain.data.splitting import split_origins, windows_in
-from thunder.domain.ports import ChunkSource, Forecaster, WindowStream
+from thunder.domain.ports import ChunkSource, Forecaster, Progress, WindowStream
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, spread
+from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult
 
-ForecasterFactory = Callable[[], Forecaster]
+# called with network= and options= (keywords): the forecaster of one run
+ForecasterFactory = Callable[..., Forecaster]
+ProgressFactory = Callable[[bool, int], Progress]  # (shown, rows per chunk) -> progress
 
 
 class TrainFromChunks:
@@ -29,21 +33,36 @@ class TrainFromChunks:
         forecaster_factory: ForecasterFactory,
         publish: PublishRun,
         ranks: Ranks,
+        progress_factory: ProgressFactory,
     ) -> None:
         self._settings = settings
         self._prepare = prepare
         self._new_forecaster = forecaster_factory
         self._publish = publish
         self._ranks = ranks
+        self._new_progress = progress_factory
 
     def __call__(
-        self, source: ChunkSource, *, resume: bool = False, validate_only: bool = False
+        self,
+        source: ChunkSource,
+        *,
+        resume: bool = False,
+        find_lr: bool = False,
+        progress: bool = False,
+        on_epoch: EpochHook | None = None,
+        validate_only: bool = False,
     ) -> RunReport:
         """Train, evaluate and publish. `resume` continues an interrupted run of the same data
-        and config from its last epoch checkpoint. `validate_only` (a tuning trial) stops after
-        the fit: the report has no test scores, and nothing is published."""
-        prep = self._ranks.prepare(self._prepare, source)
-        forecaster = self._new_forecaster()
+        and config from its last epoch checkpoint; `find_lr` runs the learning-rate range test
+        first; `progress` shows the passes and the epochs; `on_epoch` hears each epoch's val
+        loss and may stop the run (a search's pruner). `validate_only` (a tuning trial) stops
+        after the fit: the report has no test scores, and nothing is published."""
+        shown = self._new_progress(progress, source.chunk_rows)
+        prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
+        s = self._settings
+        forecaster = self._new_forecaster(
+            network=network_config(s), options=training_options(s, progress, find_lr, on_epoch)
+        )
         fit = self._fit(forecaster, prep, resume)
         report = RunReport(_data(source, prep), self._train(prep, fit), prep.naive_mae)
         if validate_only:  # the search scores the val loss; the test split stays unseen

@@ -8,14 +8,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from thunder.app.report import RunReport
 from thunder.app.settings import Settings
+from thunder.app.train import TrainFromChunks
 from thunder.domain.errors import ConfigError, NotEnoughData, ThunderError
 from thunder.domain.ports import ArtifactStore, ChunkSource, HyperparameterSearch, Trial
-from thunder.domain.tuning import EpochHook, Param, TrialOutcome, TrialPruned
+from thunder.domain.tuning import Param, TrialOutcome, TrialPruned
 
-# one trial: its settings, the pruning hook, the data -> the trial's (validation-only) report
-TrialTrainer = Callable[[Settings, EpochHook, ChunkSource], RunReport]
+# a trial's settings -> the training use case built with them (the container makes it)
+TrainerFactory = Callable[[Settings], TrainFromChunks]
 SearchOpener = Callable[[str, str, int], HyperparameterSearch]  # storage, study name, seed
 
 HIDDEN_SIZES = (16, 32, 64, 128)  # rounded up to multiples of num_attention_heads
@@ -41,12 +41,12 @@ class TuneHyperparameters:
         self,
         settings: Settings,
         open_search: SearchOpener,
-        train_trial: TrialTrainer,
+        trainer_factory: TrainerFactory,
         store: ArtifactStore,
     ) -> None:
         self._settings = settings
         self._open_search = open_search
-        self._train_trial = train_trial
+        self._trainer_for = trainer_factory
         self._store = store
 
     def __call__(
@@ -58,9 +58,11 @@ class TuneHyperparameters:
         study: str = "thunder",
         storage: str | None = None,
         output: str = "config.tuned.json",
+        progress: bool = False,
     ) -> Tuned:
         """Run trials until the study has `trials` finished ones (a rerun continues a stored
-        study: its finished trials count), or until `timeout` seconds have passed."""
+        study: its finished trials count), or until `timeout` seconds have passed. `progress`
+        shows each trial's passes and epochs."""
         s = self._settings
         if s.preprocessing_config.split_config.val_ratio == 0:
             raise ConfigError(
@@ -72,7 +74,9 @@ class TuneHyperparameters:
         search = self._open_search(where, study, s.training_config.seed)
         todo = trials - sum(t.finished for t in search.trials())
         if todo > 0:
-            search.run(lambda trial: self._objective(trial, search, source), todo, timeout)
+            search.run(
+                lambda trial: self._objective(trial, search, source, progress), todo, timeout
+            )
         outcomes = search.trials()
         complete = [t for t in outcomes if t.state == "complete" and t.value is not None]
         if not complete:
@@ -83,7 +87,9 @@ class TuneHyperparameters:
         self._store.write_file(output, (json.dumps(config, indent=2) + "\n").encode())
         return Tuned(outcomes, best, max(todo, 0), output, where, study)
 
-    def _objective(self, trial: Trial, search: HyperparameterSearch, source: ChunkSource) -> float:
+    def _objective(
+        self, trial: Trial, search: HyperparameterSearch, source: ChunkSource, progress: bool
+    ) -> float:
         params = draw(trial, self._settings)
         for old in search.trials():  # the sampler drew a point already scored: reuse its score
             if old.state == "complete" and old.value is not None and dict(old.params) == params:
@@ -96,7 +102,9 @@ class TuneHyperparameters:
             pruned = trial.should_prune()
             return pruned
 
-        fit = self._train_trial(with_params(self._settings, params), on_epoch, source).train
+        trainer = self._trainer_for(with_params(self._settings, params))
+        run = trainer(source, progress=progress, on_epoch=on_epoch, validate_only=True)
+        fit = run.train
         if pruned:
             raise TrialPruned
         if fit.best_val_loss is None:

@@ -30,6 +30,12 @@ class ChunkSource(Protocol):
     @property
     def name(self) -> str: ...
 
+    @property
+    def chunk_rows(self) -> int:
+        """The most rows one chunk holds: it bounds memory, and the row cache reads back in
+        chunks of the same size."""
+        ...
+
     def header(self) -> Sequence[str]: ...
 
     def chunks(

@@ -10,6 +10,7 @@ leaves the previous report (or none), never half of one. Plotting is optional: w
 import base64
 import contextlib
 import html
+import importlib.util
 import json
 import os
 import shutil
@@ -181,3 +182,13 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
         out += ["<tr>", *(f"<td>{e(c)}</td>" for c in row), "</tr>"]
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def report_writer() -> HtmlReportWriter:
+    """Reports with plots when matplotlib (the report extra) is installed, else tables only.
+    matplotlib loads here, on first use: `import thunder` and serving never pay for it."""
+    if importlib.util.find_spec("matplotlib") is None:
+        return HtmlReportWriter(None)
+    from thunder.adapters.reports.plots import draw
+
+    return HtmlReportWriter(draw)

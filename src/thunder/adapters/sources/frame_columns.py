@@ -32,6 +32,10 @@ class FileSource:
     def name(self) -> str:
         return str(self._path)
 
+    @property
+    def chunk_rows(self) -> int:
+        return self._chunk_size
+
     def fingerprint(self) -> str:
         digest = hashlib.sha256()
         with self._path.open("rb") as f:

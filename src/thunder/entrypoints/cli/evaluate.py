@@ -27,9 +27,8 @@ def evaluate(
     """Score the current model on INPUT (every window) next to the naive baselines, per target
     and horizon step; write metrics.json, PNG figures and a self-contained index.html."""
     container = container_for(ctx, config)
-    container.progress.override(sys.stderr.isatty())
-    container.chunk_rows.override(size)
-    done = container.evaluate_model()(container.chunk_source(path=input_path), out)
+    source = container.chunk_source(path=input_path, chunk_size=size)
+    done = container.evaluate_model()(source, out, progress=sys.stderr.isatty())
     ev = done.report.evaluation.as_dict()
     season = ev["season_length"]
     click.echo(

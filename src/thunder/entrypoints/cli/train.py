@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from thunder.app.report import RunReport
 from thunder.domain.errors import PeerStopped
 from thunder.entrypoints.cli.formatting import format_summary
 from thunder.entrypoints.cli.group import UserError
@@ -47,22 +48,18 @@ def chunk(
 ) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = container_for(ctx, config)
-    report_dir = [("--report", Path(report_path).parent)] if report_path else []
-    container.check_outputs(report_dir)
-    container.check_extras()
+    container.check_before_training()(
+        [("--report", Path(report_path).parent)] if report_path else []
+    )
     cluster = container.cluster()
-    argv = ["chunk", "--input", input_path, "--size", str(size)]
-    argv += [*(["--config", config] if config else []), *(["--resume"] if resume else [])]
-    argv += ["--report", report_path] if report_path else []
-    if container.launch_ranks(argv=argv, find_lr=find_lr):
+    if container.launch_ranks(command=_relaunch(ctx), find_lr=find_lr):
         return  # the ranks it started have trained, published and printed the summary
     main_rank = cluster.rank == 0
-    container.progress.override(sys.stderr.isatty() and main_rank)
-    container.find_lr.override(find_lr)
-    container.chunk_rows.override(size)
-    source = container.chunk_source(path=input_path)
+    source = container.chunk_source(path=input_path, chunk_size=size)
     try:
-        report = container.train_from_chunks()(source, resume=resume)
+        report = container.train_from_chunks()(
+            source, resume=resume, find_lr=find_lr, progress=sys.stderr.isatty() and main_rank
+        )
     except PeerStopped:
         # rank 0 has printed why and exits 1 itself: the run fails as rank 0's failure; were
         # this rank to exit 1 first, the launcher would stop rank 0 and blame this one
@@ -74,16 +71,30 @@ def chunk(
         if not main_rank:  # it reaches every rank; rank 0 says it once
             sys.exit(130)
         raise
-    if not main_rank:
-        return
-    click.echo(format_summary(report))
-    if report_path:
-        try:
-            Path(report_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(report_path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-        except OSError as e:
-            raise UserError(f"{report_path}: cannot write the report ({e.strerror})") from None
-        click.echo(f"report: {report_path}")
+    if main_rank:
+        click.echo(format_summary(report))
+        if report_path:
+            _write_report(report, report_path)
+
+
+def _relaunch(ctx: click.Context) -> list[str]:
+    """What each rank of a distributed run executes (after the Python interpreter): this very
+    command, so every rank parses the same options."""
+    params = ctx.params
+    argv = ["chunk", "--input", params["input_path"], "--size", str(params["size"])]
+    argv += ["--config", params["config"]] if params["config"] else []
+    argv += ["--resume"] if params["resume"] else []
+    argv += ["--report", params["report_path"]] if params["report_path"] else []
+    return ["-m", "thunder", *argv]
+
+
+def _write_report(report: RunReport, path: str) -> None:
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    except OSError as e:
+        raise UserError(f"{path}: cannot write the report ({e.strerror})") from None
+    click.echo(f"report: {path}")
 
 
 @click.command()
@@ -135,12 +146,15 @@ def tune(
     container = container_for(ctx, config)
     config_path = Path(settings_path(config))
     output = output or str(config_path.with_name("config.tuned.json"))
-    container.check_outputs([("--output", Path(output).parent)])
-    container.check_extras()
-    container.progress.override(sys.stderr.isatty())
-    container.chunk_rows.override(size)
-    source = container.chunk_source(path=input_path)
+    container.check_before_training()([("--output", Path(output).parent)])
+    source = container.chunk_source(path=input_path, chunk_size=size)
     tuned = container.tune_hyperparameters()(
-        source, trials=trials, timeout=timeout, study=study, storage=storage, output=output
+        source,
+        trials=trials,
+        timeout=timeout,
+        study=study,
+        storage=storage,
+        output=output,
+        progress=sys.stderr.isatty(),
     )
     click.echo(format_trials(tuned))
