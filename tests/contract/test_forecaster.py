@@ -87,19 +87,8 @@ def test_a_point_model_forecasts_n_by_future_by_targets(kind: tuple[Make, Load])
     assert (out.levels, out.quantiles) == ((), None)
 
 
-def test_no_windows_forecast_as_empty_arrays(
-    kind: tuple[Make, Load], request: pytest.FixtureRequest
-) -> None:
+def test_no_windows_forecast_as_empty_arrays(kind: tuple[Make, Load]) -> None:
     model = kind[0](LEVELS)
-    if isinstance(model, LightningForecaster):
-        request.applymarker(
-            pytest.mark.xfail(
-                raises=RuntimeError,
-                strict=True,
-                reason="bug: the traced xLSTM cannot reshape a batch of 0 windows (xlstm._heads "
-                "views [0, L, heads, -1]); a raw torch RuntimeError crosses the port",
-            )
-        )
     out = model.predict(np.zeros((0, 8, 2), dtype=np.float32))  # [0, past, inputs]
     assert out.point.shape == (0, 2, 1)
     assert out.quantiles is not None and out.quantiles.shape == (0, 2, 1, len(LEVELS))

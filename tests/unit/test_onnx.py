@@ -42,9 +42,10 @@ def test_onnx_forecasts_match_torch_to_1e_4(pattern: str, quantiles: tuple[float
     torch_model = _forecaster(pattern, quantiles)
     onnx_model = OnnxModel.from_bytes(torch_model.to_onnx())
     rng = np.random.default_rng(0)
-    for n in (1, 7, 1500):  # 1500: more than one slice (adapters/slices.py)
+    for n in (0, 1, 7, 1500):  # 1500: more than one slice (adapters/slices.py)
         x = rng.normal(size=(n, 20, 3)).astype(np.float32) * 3
         want, got = torch_model.predict(x), onnx_model.predict(x)
+        assert got.point.shape == want.point.shape == (n, 5, 2)
         np.testing.assert_allclose(got.point, want.point, atol=1e-4, rtol=0)
         assert got.levels == want.levels
         if quantiles:

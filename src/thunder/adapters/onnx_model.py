@@ -50,6 +50,9 @@ class OnnxModel:
 
     def predict(self, x: FloatArray) -> Prediction:
         inputs = np.ascontiguousarray(x, dtype=np.float32)
+        if len(inputs) == 0:
+            net = self.network
+            return Prediction.empty(net["future_steps"], net["num_targets"], self._levels)
         return Prediction.from_outputs(run_sliced(inputs, self._run, self._threads), self._levels)
 
     def _run(self, x: FloatArray) -> FloatArray:

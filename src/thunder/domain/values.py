@@ -175,6 +175,13 @@ class Prediction:
         q = np.sort(out, axis=-1)
         return cls(q[..., levels.index(0.5)], levels, q)
 
+    @classmethod
+    def empty(cls, future: int, targets: int, levels: tuple[float, ...]) -> Prediction:
+        """The forecasts of no windows: networks reshape by batch size, which 0 leaves
+        ambiguous, so a model answers an empty batch without running."""
+        out = np.zeros((0, future, targets, max(1, len(levels))), dtype=np.float32)
+        return cls.from_outputs(out, levels)
+
     def map(self, f: Callable[[FloatArray], FloatArray]) -> Prediction:
         """The same forecasts through a monotone per-target map f: [..., targets] -> [...,
         targets] (e.g. undoing the scaling), applied to the point and every level."""

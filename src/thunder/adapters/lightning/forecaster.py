@@ -148,6 +148,9 @@ class LightningForecaster:
         """Forecasts in slices (adapters/slices.py): bounded memory, every core on a large
         batch."""
         inputs = np.ascontiguousarray(x, dtype=np.float32)
+        if len(inputs) == 0:
+            cfg = self._network
+            return Prediction.empty(cfg.future_steps, cfg.num_targets, cfg.quantiles)
         if self._traced is None:  # once per trained model
             self._traced = export.traced(self._module.net, torch.Size(inputs.shape[1:]))
         net = self._traced
