@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from thunder.domain.threads import threads_per_process
 from thunder.entrypoints.cli.options import config_option, container_for
 
 BACKEND_ENV = "THUNDER_SERVING_CONFIG__BACKEND"  # serving_config.backend, as settings read it
@@ -75,7 +76,7 @@ def _serve_in_workers(
     if backend is not None:  # ... and the same backend
         os.environ[BACKEND_ENV] = backend
     # N workers share the cores: without this each one runs torch on every core and they thrash
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads_per_process(workers)))
     # /admin/reload in a worker asks this process (uvicorn's supervisor) for a rolling restart
     os.environ[SUPERVISOR_ENV] = str(os.getpid())
     # each worker writes its metrics here and /metrics sums them (prometheus multiprocess mode)
