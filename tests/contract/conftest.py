@@ -3,6 +3,7 @@
 The training hyper-parameter types are imported here only, so a move of them is a one-line fix.
 """
 
+from tests.unit.conftest import tiny_network as unit_tiny_network
 from thunder.domain.training import NetworkConfig, TrainingOptions
 
 __all__ = ["NetworkConfig", "TrainingOptions", "tiny_network"]
@@ -10,16 +11,11 @@ __all__ = ["NetworkConfig", "TrainingOptions", "tiny_network"]
 
 def tiny_network(quantiles: tuple[float, ...] = ()) -> NetworkConfig:
     """Small enough to train a few steps in about a second: 2 inputs (the target first)."""
-    return NetworkConfig(
-        num_features=2,
-        num_targets=1,
+    return unit_tiny_network(
         past_steps=8,
         future_steps=2,
         hidden_size=8,
         num_layers=1,
-        num_heads=2,
-        dropout=0.0,
         block_pattern="m",
-        target_inputs=(0,),
         quantiles=quantiles,
     )
