@@ -23,6 +23,7 @@ import pandas as pd
 import torch
 
 from benchmarks.harness import ROOT, chunk_command
+from thunder.app import paths
 from thunder.app.container import Container
 from thunder.app.serving import ServedModel
 from thunder.app.settings import Settings, load_settings
@@ -77,8 +78,8 @@ def main() -> None:
 def _load(s: Settings, backend: str, files: dict[str, bytes]) -> ServedModel:
     if backend != "torch":  # the export as the served file of a version, as `export` publishes
         store = Container(settings=s).artifact_store()
-        current = store.load([s.model_path, s.preprocessor_path, s.card_path()])
-        store.publish({**current.files, s.onnx_path(): files[backend]})
+        current = store.load([s.model_path, s.preprocessor_path, paths.card_path(s)])
+        store.publish({**current.files, paths.onnx_path(s): files[backend]})
     serving = s.serving_config.model_copy(
         update={"backend": "torch" if backend == "torch" else "onnx"}
     )

@@ -9,6 +9,7 @@ import numpy as np
 from tests.conftest import ROOT, small_config
 from tests.integration.conftest import Workspace, start_serve, stop, thunder, train_demo, wait_http
 from thunder.adapters.filesystem_store import FilesystemArtifactStore
+from thunder.app import paths
 from thunder.app.container import Container
 from thunder.app.settings import load_settings
 
@@ -63,9 +64,9 @@ def test_a_version_without_onnx_falls_back_to_torch_or_says_what_to_do(tmp_path:
     config.write_text(json.dumps(small_config(tmp_path)))
     assert train_demo(config, cwd=tmp_path).returncode == 0
     settings = load_settings(str(config))
-    store = FilesystemArtifactStore(settings.artifact_dir())
-    paths = [settings.model_path, settings.preprocessor_path, settings.card_path()]
-    store.publish(dict(store.load(paths).files))  # as a run without the onnx extra writes it
+    store = FilesystemArtifactStore(paths.artifact_dir(settings))
+    files = [settings.model_path, settings.preprocessor_path, paths.card_path(settings)]
+    store.publish(dict(store.load(files).files))  # as a run without the onnx extra writes it
 
     assert Container(settings=settings).load_model()().model_file == "model.pth"
     no_onnx = thunder("serve", "--backend", "onnx", "--config", str(config), cwd=tmp_path)

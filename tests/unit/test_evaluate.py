@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, InMemoryReportWriter
+from thunder.app import paths
 from thunder.app.container import Container
 from thunder.app.settings import Settings
 from thunder.domain.errors import MissingColumn, MissingExtra, NotEnoughData
@@ -71,7 +72,7 @@ def test_the_report_has_errors_per_horizon_step_and_a_few_whole_windows(
     np.testing.assert_allclose(first.history[:, 0], table["meantemp"][:PAST], rtol=1e-5)
     np.testing.assert_allclose(first.actual[:, 0], table["meantemp"][PAST : PAST + 3], rtol=1e-5)
     # by default beside the model, named after the file
-    assert done.directory == str(settings.artifact_dir() / "reports" / "new")
+    assert done.directory == str(paths.artifact_dir(settings) / "reports" / "new")
     assert writer(container).reports[done.directory] is done.report
 
 
@@ -93,7 +94,7 @@ def test_chunk_writes_its_test_report_beside_the_model(
     container: Container, settings: Settings
 ) -> None:
     report, _ = trained(container)
-    where = str(settings.artifact_dir() / "reports" / "test-split")
+    where = str(paths.artifact_dir(settings) / "reports" / "test-split")
     assert report["report"]["dir"] == where
     written = writer(container).reports[where]
     assert written.version == report["artifacts"]["version"]

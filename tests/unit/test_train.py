@@ -6,6 +6,7 @@ from dependency_injector import providers
 
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
+from thunder.app import paths
 from thunder.app.container import Container
 from thunder.app.settings import Settings
 from thunder.domain.errors import ArtifactError, MissingColumn, NotEnoughData
@@ -20,9 +21,9 @@ def test_training_writes_model_preprocessor_and_card(
     assert set(store.files) == {
         settings.model_path,
         settings.preprocessor_path,
-        settings.card_path(),
+        paths.card_path(settings),
     }
-    card = json.loads(store.files[settings.card_path()])
+    card = json.loads(store.files[paths.card_path(settings)])
     assert card["columns"]["targets"] == ["meantemp"]
     assert card["window"] == {"past_steps": 8, "future_steps": 3}
     assert card["config"]["model_config"]["hidden_size"] == 16
@@ -196,6 +197,6 @@ def test_the_model_card_keeps_no_api_key(
     secret = "k" * 32
     settings.serving_config.api_keys = [secret]
     container.train_from_chunks()(FakeChunkSource(climate_like(200), chunk_size=50))
-    card = store.files[settings.card_path()]
+    card = store.files[paths.card_path(settings)]
     assert secret.encode() not in card  # GET / shows the card to anyone
     assert "api_keys" not in json.loads(card)["config"]["serving_config"]

@@ -12,6 +12,7 @@ from dependency_injector import providers
 from tests.conftest import small_config
 from tests.unit.conftest import climate_like, settings_from
 from tests.unit.fakes import FakeChunkSource, FakeForecaster, InMemoryArtifactStore
+from thunder.app import paths
 from thunder.app.container import Container
 from thunder.app.settings import Settings, load_settings
 from thunder.app.tune import draw
@@ -164,7 +165,7 @@ def test_the_study_lives_beside_the_model_seeded_from_the_config(
 ) -> None:
     _tune(container, search, 1, tmp_path / "out.json")
     storage, study, seed = search.opened[0]
-    assert storage == f"sqlite:///{(settings.artifact_dir() / 'tune.db').resolve()}"
+    assert storage == f"sqlite:///{(paths.artifact_dir(settings) / 'tune.db').resolve()}"
     assert (study, seed) == ("thunder", settings.training_config.seed)
 
 

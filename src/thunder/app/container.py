@@ -17,8 +17,9 @@ from thunder.adapters.output_dirs import check_writable
 from thunder.adapters.reports.html import report_writer
 from thunder.adapters.sources.by_suffix import open_source
 from thunder.adapters.tqdm_progress import TqdmProgress
+from thunder.app import paths
 from thunder.app.coordination import Ranks
-from thunder.app.evaluate import TEST_SPLIT, EvaluateModel, report_dir
+from thunder.app.evaluate import EvaluateModel
 from thunder.app.export import ExportModel, OnnxExporter
 from thunder.app.preflight import CheckBeforeTraining
 from thunder.app.prepare import PrepareData
@@ -26,7 +27,6 @@ from thunder.app.publish import PublishRun
 from thunder.app.serving import LoadModel, ServedModel
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
-from thunder.app.training_options import tracking_uri
 from thunder.app.tune import TrainerFactory, TuneHyperparameters
 from thunder.app.versions import Versions
 from thunder.domain.ports import (
@@ -131,7 +131,7 @@ class Container(containers.DeclarativeContainer):
     progress_reporter: providers.Provider[Progress] = providers.Factory(TqdmProgress)
     # called with the rows per chunk it reads back
     row_cache: providers.Provider[RowCache] = providers.Factory(
-        BinaryRowCache, providers.Callable(Settings.cache_dir, settings)
+        BinaryRowCache, providers.Callable(paths.cache_dir, settings)
     )
     preprocessor_factory: providers.Provider[Callable[[Sequence[str]], Preprocessor]] = (
         providers.Object(_preprocessor)
@@ -161,13 +161,13 @@ class Container(containers.DeclarativeContainer):
     # what a run leaves behind
     artifact_store: providers.Provider[ArtifactStore] = providers.Singleton(
         FilesystemArtifactStore,
-        root=providers.Callable(Settings.artifact_dir, settings),
+        root=providers.Callable(paths.artifact_dir, settings),
         keep=settings.provided.keep_versions,
     )
     report_writer: providers.Provider[ReportWriter] = providers.Factory(report_writer)
     experiment_tracker: providers.Provider[ExperimentTracker | None] = providers.Selector(
         settings.provided.training_config.logger,
-        mlflow=providers.Factory(_mlflow_tracker, providers.Callable(tracking_uri, settings)),
+        mlflow=providers.Factory(_mlflow_tracker, providers.Callable(paths.tracking_uri, settings)),
         csv=providers.Object(None),
         tensorboard=providers.Object(None),
     )
@@ -205,7 +205,7 @@ class Container(containers.DeclarativeContainer):
             to_onnx=onnx_exporter,
             tracker=experiment_tracker,
             reports=report_writer,
-            report_dir=providers.Callable(report_dir, settings, TEST_SPLIT),
+            report_dir=providers.Callable(paths.report_dir, settings, paths.TEST_SPLIT),
         ),
         ranks=providers.Factory(Ranks, cluster=cluster, preprocessor_loader=preprocessor_loader),
         progress_factory=progress_reporter.provider,

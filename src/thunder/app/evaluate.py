@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from thunder.app.paths import report_dir
 from thunder.app.serving import ServedModel
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows, scaled_windows, score
@@ -18,13 +19,6 @@ from thunder.domain.errors import MissingExtra
 from thunder.domain.ports import ChunkSource, Progress, ReportWriter
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, ForecastReport, spread, whole_plan
 from thunder.domain.scoring.metrics import season_length
-
-TEST_SPLIT = "test-split"  # the folder of `chunk`'s own report under reports/
-
-
-def report_dir(settings: Settings, name: str) -> str:
-    """Reports live beside the model: <model dir>/reports/<name>/."""
-    return str(settings.artifact_dir() / "reports" / name)
 
 
 @dataclass(frozen=True)

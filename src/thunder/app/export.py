@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.domain.ports import ArtifactStore
 
@@ -29,11 +30,11 @@ class ExportModel:
         (so serving it gets the same checksums and the same card and preprocessor); with it,
         the file is written there alone."""
         s = self._settings
-        paths = [s.model_path, s.preprocessor_path, s.card_path()]
-        current = self._store.load(paths)
+        files = [s.model_path, s.preprocessor_path, paths.card_path(s)]
+        current = self._store.load(files)
         onnx = self._to_onnx(current.files[s.model_path], s.model_path, int8)
         if output is not None:
             self._store.write_file(output, onnx)
             return Exported(current.version, output, None, len(onnx))
-        version = self._store.publish({**current.files, s.onnx_path(): onnx})
-        return Exported(current.version, s.onnx_path(), version, len(onnx))
+        version = self._store.publish({**current.files, paths.onnx_path(s): onnx})
+        return Exported(current.version, paths.onnx_path(s), version, len(onnx))

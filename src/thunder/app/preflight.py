@@ -2,11 +2,10 @@
 a blink: every output folder must take a file, and the logger's packages must be installed."""
 
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 
+from thunder.app.paths import Output, outputs
 from thunder.app.settings import Settings
 
-Output = tuple[str, Path]  # (the setting or option that names it, the directory)
 WritableCheck = Callable[[Iterable[Output]], None]  # ArtifactError naming the first that fails
 
 
@@ -22,15 +21,3 @@ class CheckBeforeTraining:
         """`more`: folders a command writes to besides the configured ones (`--report`)."""
         self._writable([*outputs(self._settings), *more])
         self._logger_check(self._settings.training_config.logger)
-
-
-def outputs(settings: Settings) -> list[Output]:
-    """Every directory a training run writes to, with the setting that places it."""
-    found = [
-        ("model_path", Path(settings.model_path).parent),
-        ("preprocessor_path", Path(settings.preprocessor_path).parent),
-        ("training_config.log_dir", settings.log_dir()),
-    ]
-    if settings.preprocessing_config.cache:
-        found.append(("preprocessing_config.cache_dir", settings.cache_dir()))
-    return found

@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from thunder.app import paths
 from thunder.app.export import OnnxExporter
 from thunder.app.report import Published, ReportFiles, RunReport, Tracked
 from thunder.app.settings import Settings
@@ -48,17 +49,17 @@ class PublishRun:
     ) -> RunReport:
         """`files`: the model's and the preprocessor's bytes by path; the card joins them."""
         s = self._settings
-        files = {**files, s.card_path(): _card(s, columns, report)}
+        files = {**files, paths.card_path(s): _card(s, columns, report)}
         onnx = self._export_onnx(files[s.model_path])
         if onnx is not None:
-            files[s.onnx_path()] = onnx
+            files[paths.onnx_path(s)] = onnx
         version = self._store.publish(files)
         published = Published(
             version,
             s.model_path,
             s.preprocessor_path,
-            s.card_path(),
-            s.onnx_path() if onnx is not None else None,
+            paths.card_path(s),
+            paths.onnx_path(s) if onnx is not None else None,
         )
         report = replace(report, artifacts=published)
         report = replace(report, tracking=self._track(tracking_run, report, files))

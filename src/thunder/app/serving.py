@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.domain.data.history import History, future_timestamps, model_inputs
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
@@ -161,7 +162,7 @@ class LoadModel:
     def __call__(self) -> ServedModel:
         s = self._settings
         arts, model_file, load_model = self._first_present()
-        card = read_card(arts.files[s.card_path()], s.card_path())
+        card = read_card(arts.files[paths.card_path(s)], paths.card_path(s))
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
             raise ArtifactCorrupt(
@@ -175,7 +176,7 @@ class LoadModel:
         s = self._settings
         for n, (model_file, load_model) in enumerate(self._models):
             try:
-                arts = self._store.load([s.card_path(), s.preprocessor_path, model_file])
+                arts = self._store.load([paths.card_path(s), s.preprocessor_path, model_file])
                 return arts, model_file, load_model
             except ArtifactNotFound as e:
                 if e.field != Path(model_file).name:  # not the model file: the card, say
@@ -202,7 +203,7 @@ def _in_order(
     settings: Settings, torch_loader: ModelLoader, onnx_loader: ModelLoader, onnx_runtime: bool
 ) -> list[tuple[str, ModelLoader]]:
     """The model files to try, in order of preference, each with its loader."""
-    onnx, torch = (settings.onnx_path(), onnx_loader), (settings.model_path, torch_loader)
+    onnx, torch = (paths.onnx_path(settings), onnx_loader), (settings.model_path, torch_loader)
     backend = settings.serving_config.backend
     if backend == "onnx":
         return [onnx]

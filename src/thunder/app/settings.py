@@ -149,28 +149,6 @@ class Settings(BaseSettings):
         cols = Columns(inputs=inputs, targets=targets, time=time, calendar=calendar)
         return Columns(inputs + cols.derived, targets, time, calendar)
 
-    def artifact_dir(self) -> Path:
-        """Where versions and the `current` pointer live: model_path's directory."""
-        return Path(self.model_path).parent
-
-    def onnx_path(self) -> str:
-        """Where `thunder export --format onnx` puts the model, in the version beside model_path."""
-        return str(Path(self.model_path).with_suffix(".onnx"))
-
-    def card_path(self) -> str:
-        return str(Path(self.model_path).with_suffix(".card.json"))
-
-    def log_dir(self) -> Path:
-        configured = self.training_config.log_dir
-        return Path(configured) if configured else Path(self.model_path).parent / "logs"
-
-    def checkpoint_dir(self) -> Path:
-        return Path(self.model_path).parent / ".thunder-runs"
-
-    def cache_dir(self) -> Path:
-        configured = self.preprocessing_config.cache_dir
-        return Path(configured) if configured else Path(self.model_path).parent / ".thunder-cache"
-
 
 def config_path(path: str | None = None) -> str:
     """The config file: `path` (--config), else $THUNDER_CONFIG, else ./config.json."""

@@ -1,8 +1,7 @@
 """The network and the training options of a run, from the settings: plain domain values, so
 no adapter is needed to build them (the container hands them to the Lightning forecaster)."""
 
-import os
-
+from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
 from thunder.domain.tuning import EpochHook
@@ -47,12 +46,12 @@ def training_options(
         accelerator=t.accelerator,
         precision=t.precision,
         shuffle_buffer=t.shuffle_buffer,
-        checkpoint_dir=str(settings.checkpoint_dir()),
-        log_dir=str(settings.log_dir()),
+        checkpoint_dir=str(paths.checkpoint_dir(settings)),
+        log_dir=str(paths.log_dir(settings)),
         logger=t.logger,
-        tracking_uri=tracking_uri(settings) if t.logger == "mlflow" else None,
+        tracking_uri=paths.tracking_uri(settings) if t.logger == "mlflow" else None,
         experiment=t.experiment,
-        artifact_location=artifact_location(settings),
+        artifact_location=paths.mlflow_artifacts(settings),
         progress=progress,
         find_lr=find_lr,
         epoch_end=epoch_end,
@@ -64,21 +63,3 @@ def _early_stopping(settings: Settings) -> EarlyStopping | None:
     if t.early_stopping_patience is None:
         return None
     return EarlyStopping(t.early_stopping_patience, t.early_stopping_min_delta)
-
-
-def tracking_uri(settings: Settings) -> str:
-    """training_config.mlflow_tracking_uri, else $MLFLOW_TRACKING_URI, else a SQLite file beside
-    the model (MLflow 3 refuses its old ./mlruns file store unless told otherwise)."""
-    configured = settings.training_config.mlflow_tracking_uri
-    return configured or os.environ.get("MLFLOW_TRACKING_URI") or _default_tracking(settings)
-
-
-def _default_tracking(settings: Settings) -> str:
-    return f"sqlite:///{(settings.artifact_dir() / 'mlruns.db').resolve()}"
-
-
-def artifact_location(settings: Settings) -> str | None:
-    """With the default store, run files go to mlruns/ beside the model, not into the cwd."""
-    if tracking_uri(settings) != _default_tracking(settings):
-        return None  # a tracking server places them itself
-    return str((settings.artifact_dir() / "mlruns").resolve())

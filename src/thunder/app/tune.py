@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.app.train import TrainFromChunks
 from thunder.domain.errors import ConfigError, NotEnoughData, ThunderError
@@ -70,7 +71,7 @@ class TuneHyperparameters:
                 "val_ratio is 0",
                 field="preprocessing_config.split_config.val_ratio",
             )
-        where = storage or f"sqlite:///{(s.artifact_dir() / 'tune.db').resolve()}"
+        where = storage or paths.tune_storage(s)
         search = self._open_search(where, study, s.training_config.seed)
         todo = trials - sum(t.finished for t in search.trials())
         if todo > 0:

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from thunder.app import paths
 from thunder.app.serving import read_card
 from thunder.app.settings import Settings
 from thunder.domain.ports import ArtifactStore
@@ -32,7 +33,7 @@ class Versions:
         return self._info(version, True)
 
     def _info(self, version: str, current: bool) -> VersionInfo:
-        path = self._settings.card_path()
+        path = paths.card_path(self._settings)
         card = read_card(self._store.load([path], version).files[path], path)
         test = {k: v for k, v in card.metrics.get("test", {}).items() if isinstance(v, dict)}
         return VersionInfo(version, current, card.trained_at, test)

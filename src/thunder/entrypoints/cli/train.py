@@ -140,12 +140,12 @@ def tune(
 ) -> None:
     """Search hyper-parameters with Optuna: each trial trains as `chunk` does and is scored by
     its val loss; bad trials are pruned early. Writes the best config as JSON."""
+    from thunder.app.paths import tuned_config
     from thunder.app.settings import config_path as settings_path
     from thunder.entrypoints.cli.tune_table import format_trials
 
     container = container_for(ctx, config)
-    config_path = Path(settings_path(config))
-    output = output or str(config_path.with_name("config.tuned.json"))
+    output = output or tuned_config(settings_path(config))
     container.check_before_training()([("--output", Path(output).parent)])
     source = container.chunk_source(path=input_path, chunk_size=size)
     tuned = container.tune_hyperparameters()(
