@@ -62,7 +62,7 @@ class EvaluateModel:
         season = season_length(cfg.season_length, table.step_seconds, window.past_steps)
         scored = score(
             scaled_windows(table, pre, cols, window)(split_origins(plan, "test", window, stride)),
-            loaded.predictor,
+            loaded.model,
             pre,
             cols.targets,
             season=season,

@@ -24,13 +24,13 @@ class ServedModel:
 
     def __init__(
         self,
-        forecaster: InferenceModel,
+        model: InferenceModel,
         preprocessor: Preprocessor,
         card: ModelCard,
         version: str = "",
         model_file: str = "",
     ) -> None:
-        self._forecaster = forecaster
+        self._model = model
         self._preprocessor = preprocessor
         self.card = card
         self.version = version  # the artifact version it was loaded from
@@ -38,9 +38,9 @@ class ServedModel:
         self.warmed_up = False
 
     @property
-    def predictor(self) -> InferenceModel:
+    def model(self) -> InferenceModel:
         """The loaded model: scaled input windows in, scaled forecasts out."""
-        return self._forecaster
+        return self._model
 
     @property
     def preprocessor(self) -> Preprocessor:
@@ -52,7 +52,7 @@ class ServedModel:
         executor specialise it (~50 ms, then ~5 ms), after which a window takes ~1 ms."""
         shape = (1, self.card.window.past_steps, len(self.card.columns.inputs))
         for _ in range(passes):
-            self._forecaster.predict(np.zeros(shape, dtype=np.float32))
+            self._model.predict(np.zeros(shape, dtype=np.float32))
         self.warmed_up = True
 
     def batch(self, series: Sequence[History]) -> "Forecasts":
@@ -70,7 +70,7 @@ class ServedModel:
                     f"series {i}: {e.message}", field=f"series[{i}].{e.field}"
                 ) from None
         x = self._preprocessor.transform(np.stack(histories), cols.inputs)  # [N, past, inputs]
-        pred = self._forecaster.predict(x).map(
+        pred = self._model.predict(x).map(
             lambda y: self._preprocessor.inverse_transform(y, cols.targets)
         )  # in the data's own units
         stamps = [future_timestamps(r, cols.time, window.future_steps) for r in series]
@@ -169,8 +169,8 @@ class LoadModel:
                 f"{s.preprocessor_path}: its columns {list(pre.columns)} do not match the model "
                 f"card's {list(card.columns.scaled)}; were they written by different runs?"
             )
-        forecaster = load_model(arts.files[model_file], model_file)
-        return ServedModel(forecaster, pre, card, arts.version, Path(model_file).name)
+        model = load_model(arts.files[model_file], model_file)
+        return ServedModel(model, pre, card, arts.version, Path(model_file).name)
 
     def _first_present(self) -> tuple[ArtifactSet, str, ModelLoader]:
         s = self._settings

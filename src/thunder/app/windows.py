@@ -100,7 +100,7 @@ class Tally:
 
 def score(
     windows: Iterable[WindowBatch],
-    predictor: InferenceModel,
+    model: InferenceModel,
     pre: Preprocessor,
     targets: Sequence[str],
     *,
@@ -110,12 +110,12 @@ def score(
 ) -> Scored:
     """Forecast every window and score it in the data's own units; `scale` is MASE's
     denominator, `sample_at` the indices of the windows kept whole for plots."""
-    return tally(windows, predictor, pre, targets, season=season, sample_at=sample_at).scored(scale)
+    return tally(windows, model, pre, targets, season=season, sample_at=sample_at).scored(scale)
 
 
 def tally(
     windows: Iterable[WindowBatch],
-    predictor: InferenceModel,
+    model: InferenceModel,
     pre: Preprocessor,
     targets: Sequence[str],
     *,
@@ -127,7 +127,7 @@ def tally(
     board = Scoreboard(targets, season, sample_at, offset)
     scaled = ErrorAccumulator(targets)
     for wb in windows:
-        pred = predictor.predict(wb.x)
+        pred = model.predict(wb.x)
         scaled.add(pred.point, wb.y)
         board.add(
             pred.map(lambda y: pre.inverse_transform(y, targets)),
