@@ -102,9 +102,9 @@ def test_chunk_killed_at_random_moments_never_breaks_the_served_model(
         proc.wait()
         container = Container(settings=settings)
         forecast = container.load_model()()  # verifies every checksum, or raises
-        rows = forecast(DATA["data"])
+        (rows,) = forecast.batch([DATA["data"]]).as_json("date")
         assert len(rows) == 12
-        assert all(0 < row.values["meantemp"] < 45 for row in rows)
+        assert all(0 < row["meantemp"] < 45 for row in rows)
         served.append(forecast.version)
     print(f"\n20 kills: served {len(set(served))} distinct versions over {full:.1f} s runs")
 
