@@ -24,9 +24,9 @@ import torch
 
 from benchmarks.harness import ROOT, chunk_command
 from thunder.app import paths
-from thunder.app.container import Container
 from thunder.app.serving import ServedModel
 from thunder.app.settings import Settings, load_settings
+from thunder.entrypoints.bootstrap import bootstrap
 
 CSV = ROOT / "examples" / "climate-data.csv"
 
@@ -77,13 +77,13 @@ def main() -> None:
 
 def _load(s: Settings, backend: str, files: dict[str, bytes]) -> ServedModel:
     if backend != "torch":  # the export as the served file of a version, as `export` publishes
-        store = Container(settings=s).artifact_store()
+        store = bootstrap(settings=s).artifact_store()
         current = store.load([s.model_path, s.preprocessor_path, paths.card_path(s)])
         store.publish({**current.files, paths.onnx_path(s): files[backend]})
     serving = s.serving_config.model_copy(
         update={"backend": "torch" if backend == "torch" else "onnx"}
     )
-    forecast: ServedModel = Container(
+    forecast: ServedModel = bootstrap(
         settings=s.model_copy(update={"serving_config": serving})
     ).load_model()()
     assert forecast.model_file.endswith(".pth" if backend == "torch" else ".onnx")

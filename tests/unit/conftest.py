@@ -75,7 +75,7 @@ def container(settings: Settings, store: InMemoryArtifactStore) -> Iterator[Cont
     c.row_cache.override(providers.Object(InMemoryRowCache()))
     c.preprocessor_factory.override(FakePreprocessor)
     c.preprocessor_loader.override(FakePreprocessor.from_bytes)
-    c.forecaster_loader.override(FakeForecaster.from_bytes)
+    c.torch_model_loader.override(FakeForecaster.from_bytes)
     c.report_writer.override(providers.Singleton(InMemoryReportWriter))
     c.onnx_exporter.override(providers.Object(None))  # the fake model has no ONNX form
     c.forecaster.override(providers.Factory(FakeForecaster, (0,), settings.window.future_steps))

@@ -96,7 +96,7 @@ class _Overflowing(FakeForecaster):
 
 
 def test_a_forecast_that_overflows_is_422_naming_the_series(container: Container) -> None:
-    container.forecaster_loader.override(_Overflowing.from_bytes)
+    container.torch_model_loader.override(_Overflowing.from_bytes)
     with _client(container) as c:
         r = c.post("/predict", json=HISTORY)
         batch = c.post("/predict/batch", json={"series": [{"id": "a", **HISTORY}] * 2})

@@ -57,7 +57,7 @@ def _lightning_forecaster(
     return LightningForecaster(network=network, options=options, layout=layout)
 
 
-def _load_forecaster(data: bytes, origin: str) -> InferenceModel:
+def _load_torch_model(data: bytes, origin: str) -> InferenceModel:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     return LightningForecaster.from_bytes(data, origin)
@@ -110,8 +110,11 @@ def _load(loader: LoadModel) -> ServedModel:
 
 def _trainer_factory(container: "Container") -> TrainerFactory:
     """A tuning trial's trainer: the same object graph as `chunk` (test overrides included),
-    built with the trial's settings. The override lasts while the graph is built; the trainer
-    keeps the settings it was built with, and the container is left as it was."""
+    built with the trial's settings. The override lasts while the graph is built, and the
+    container is left as it was: the trainer holds the trial's settings, and the factories it
+    calls later (forecaster, row cache, progress) take everything settings-dependent as
+    arguments from it. Trials run one after another (Optuna without n_jobs), so the override
+    never overlaps another."""
 
     def build(settings: Settings) -> TrainFromChunks:
         with container.settings.override(settings):
@@ -129,10 +132,8 @@ class Container(containers.DeclarativeContainer):
     chunk_source: providers.Provider[ChunkSource] = providers.Factory(open_source)
     # called with (shown, rows per chunk)
     progress_reporter: providers.Provider[Progress] = providers.Factory(TqdmProgress)
-    # called with the rows per chunk it reads back
-    row_cache: providers.Provider[RowCache] = providers.Factory(
-        BinaryRowCache, providers.Callable(paths.cache_dir, settings)
-    )
+    # called with (directory, rows per chunk it reads back)
+    row_cache: providers.Provider[RowCache] = providers.Factory(BinaryRowCache)
     preprocessor_factory: providers.Provider[Callable[[Sequence[str]], Preprocessor]] = (
         providers.Object(_preprocessor)
     )
@@ -147,8 +148,8 @@ class Container(containers.DeclarativeContainer):
     forecaster: providers.Provider[Forecaster] = providers.Factory(
         _lightning_forecaster, layout=providers.Callable(torch_cluster.layout_of, cluster)
     )
-    forecaster_loader: providers.Provider[Callable[[bytes, str], InferenceModel]] = (
-        providers.Object(_load_forecaster)
+    torch_model_loader: providers.Provider[Callable[[bytes, str], InferenceModel]] = (
+        providers.Object(_load_torch_model)
     )
     onnx_loader: providers.Provider[Callable[[bytes, str], InferenceModel]] = providers.Object(
         _load_onnx
@@ -214,7 +215,7 @@ class Container(containers.DeclarativeContainer):
         LoadModel,
         settings=settings,
         store=artifact_store,
-        torch_loader=forecaster_loader,
+        torch_loader=torch_model_loader,
         onnx_loader=onnx_loader,
         preprocessor_loader=preprocessor_loader,
         onnx_runtime=providers.Callable(extras.installed, "onnxruntime"),

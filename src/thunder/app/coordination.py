@@ -10,10 +10,9 @@ from thunder.app.prepare import Fitted, Prepared
 from thunder.domain.data.sharding import batch_sizes, batches_per_rank, shard_bounds
 from thunder.domain.data.splitting import windows_in
 from thunder.domain.errors import NotEnoughData, PeerStopped, ThunderError
-from thunder.domain.ports import Cluster, Preprocessor
+from thunder.domain.ports import Cluster, PreprocessorLoader
 from thunder.domain.values import SplitPlan, WindowSpec
 
-PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 Prepare = Callable[[Fitted | None, int], Prepared]  # (rank 0's scaler or None, rank) -> data
 
 

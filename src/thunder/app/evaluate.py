@@ -16,7 +16,7 @@ from thunder.app.windows import checked_rows, scaled_windows, score
 from thunder.domain.data.splitting import split_origins, windows_in
 from thunder.domain.data.table import StreamedTable
 from thunder.domain.errors import MissingExtra
-from thunder.domain.ports import ChunkSource, Progress, ReportWriter
+from thunder.domain.ports import ChunkSource, ProgressFactory, ReportWriter
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, ForecastReport, spread, whole_plan
 from thunder.domain.scoring.metrics import season_length
 
@@ -34,7 +34,7 @@ class EvaluateModel:
         self,
         settings: Settings,
         model: Callable[[], ServedModel],
-        progress_factory: Callable[[bool, int], Progress],
+        progress_factory: ProgressFactory,
         reports: ReportWriter,
     ) -> None:
         self._settings = settings

@@ -7,17 +7,23 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows
 from thunder.domain.data.splitting import plan_split, rows_of
 from thunder.domain.data.table import StreamedTable
 from thunder.domain.errors import ClusterError, NotEnoughData
-from thunder.domain.ports import ChunkSource, Preprocessor, Progress, RowCache, Table
+from thunder.domain.ports import (
+    ChunkSource,
+    Preprocessor,
+    Progress,
+    RowCacheFactory,
+    Table,
+)
 from thunder.domain.scoring.metrics import naive_scale, season_length
 from thunder.domain.values import Chunk, Columns, SplitPlan
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
-RowCacheFactory = Callable[[int], RowCache]  # rows per chunk read back -> the row cache
 Rows = Callable[[], Iterator[Chunk]]  # a fresh pass over the checked rows on each call
 CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 
@@ -29,7 +35,7 @@ class Fitted:
 
     preprocessor: Preprocessor
     naive_mae: dict[str, float]
-    fingerprint: str | None = None
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,10 @@ class PrepareData:
         cols = self._settings.columns(list(source.header()))
         rows = checked_rows(source, cols, cfg.id_column, cfg.missing)  # the header first
         fingerprint = source.fingerprint()
-        if fitted is not None and fitted.fingerprint not in (None, fingerprint):
+        if fitted is not None and fitted.fingerprint != fingerprint:
             raise ClusterError(
                 f"rank {rank}: {source.name} is not the file rank 0 read (sha256 "
-                f"{fingerprint[:12]}... against {str(fitted.fingerprint)[:12]}...); every node "
+                f"{fingerprint[:12]}... against {fitted.fingerprint[:12]}...); every node "
                 f"needs the same data"
             )
         table, cache = self._table(source, rows, cols, fingerprint, progress)
@@ -103,7 +109,7 @@ class PrepareData:
         cfg = self._settings.preprocessing_config
         if not cfg.cache:
             return StreamedTable(rows, progress), "off"
-        cache = self._new_cache(source.chunk_rows)
+        cache = self._new_cache(paths.cache_dir(self._settings), source.chunk_rows)
         key = _cache_key(fingerprint, cols, cfg.id_column, cfg.missing)
         table = cache.open(key)
         if table is not None:

@@ -5,7 +5,9 @@ the experiment log take their parts of it."""
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-Metrics = dict[str, Any]  # per target: {"mae": ..., "rmse": ..., ...} as Evaluation.as_dict gives
+TargetScores = dict[
+    str, Any
+]  # per target: {"mae": ..., "rmse": ..., ...} as Evaluation.as_dict gives
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class TrainSummary:
 class TestSummary:
     windows: int
     loss_scaled: float  # the mean squared error of the scaled point forecasts
-    model: Metrics  # per target
-    baselines: dict[str, Metrics]  # per baseline, per target
+    model: TargetScores  # per target
+    baselines: dict[str, TargetScores]  # per baseline, per target
     by_step: dict[str, Any]
     coverage: dict[str, dict[str, float]] | None  # quantile models only
     season_length: int | None

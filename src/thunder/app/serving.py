@@ -1,7 +1,7 @@
 """Use cases for serving: load the trained artifacts once, then forecast from a client's history."""
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +11,14 @@ from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.domain.data.history import History, future_timestamps, model_inputs
 from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
-from thunder.domain.ports import ArtifactStore, InferenceModel, Preprocessor
+from thunder.domain.ports import (
+    ArtifactStore,
+    InferenceModel,
+    ModelLoader,
+    Preprocessor,
+    PreprocessorLoader,
+)
 from thunder.domain.values import ArtifactSet, ModelCard, Prediction, level_name
-
-ModelLoader = Callable[[bytes, str], InferenceModel]
-PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 
 
 class ServedModel:

@@ -34,7 +34,7 @@ DEFAULT_CONFIG = "config.json"
 CONFIG_ENV = "THUNDER_CONFIG"
 # the JSON file the Settings being built read: pydantic-settings builds its sources in a class
 # method, so the path reaches it here rather than through the process's environment
-_config_file: ContextVar[str] = ContextVar("thunder_config_file", default=DEFAULT_CONFIG)
+_config_file: ContextVar[str | None] = ContextVar("thunder_config_file", default=None)
 
 
 class Settings(BaseSettings):
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        path = _config_file.get()
+        path = _config_file.get() or config_path()  # a bare Settings(): $THUNDER_CONFIG
         json_source = JsonConfigSettingsSource(settings_cls, json_file=path, deep_merge=True)
         return init_settings, env_settings, json_source
 

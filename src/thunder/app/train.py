@@ -15,14 +15,13 @@ from thunder.app.training_options import network_config, training_options
 from thunder.app.windows import Scored, Tally, scaled_windows, tally
 from thunder.domain.data.sharding import shard_bounds, shard_origins
 from thunder.domain.data.splitting import split_origins, windows_in
-from thunder.domain.ports import ChunkSource, Forecaster, Progress, WindowStream
+from thunder.domain.ports import ChunkSource, Forecaster, ProgressFactory, WindowStream
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, spread
 from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult
 
 # called with network= and options= (keywords): the forecaster of one run
 ForecasterFactory = Callable[..., Forecaster]
-ProgressFactory = Callable[[bool, int], Progress]  # (shown, rows per chunk) -> progress
 
 
 class TrainFromChunks:

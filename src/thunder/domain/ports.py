@@ -7,6 +7,7 @@ make mypy check that each adapter still fits its port.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from thunder.domain.scoring.evaluation import ForecastReport
@@ -253,3 +254,10 @@ class HyperparameterSearch(Protocol):
         """Run `trials` more trials, fewer when `timeout` seconds pass first. An objective that
         raises TrialPruned ends its trial as pruned."""
         ...
+
+
+# How the use cases get adapters they make per call or per file (the container provides them).
+PreprocessorLoader = Callable[[bytes, str], Preprocessor]  # (bytes, where from) -> scaler
+ModelLoader = Callable[[bytes, str], InferenceModel]  # (bytes, where from) -> model
+ProgressFactory = Callable[[bool, int], Progress]  # (shown, rows per chunk) -> progress
+RowCacheFactory = Callable[[Path, int], RowCache]  # (directory, rows per chunk read back)

@@ -7,10 +7,12 @@ No `from __future__ import annotations` here: FastAPI reads the annotations at r
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
+if TYPE_CHECKING:
+    from thunder.app.container import Container
 from thunder.entrypoints.http import access_log
 from thunder.entrypoints.http.access_log import AccessLog
 from thunder.entrypoints.http.admin import admin_router
@@ -25,7 +27,7 @@ from thunder.entrypoints.http.security import SecurityHeaders, api_keys
 from thunder.entrypoints.http.status import status_router
 
 
-def create_app(container: Any, env: ServingEnv | None = None) -> FastAPI:
+def create_app(container: "Container", env: ServingEnv | None = None) -> FastAPI:
     """The app over `container`; `env` defaults to this process's environment, read now."""
     env = env if env is not None else ServingEnv.read()
     serving = container.settings().serving_config
