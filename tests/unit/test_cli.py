@@ -8,6 +8,7 @@ from dependency_injector import providers
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
 from thunder.app.container import Container
+from thunder.app.settings import Settings
 from thunder.entrypoints.cli.main import cli
 
 
@@ -46,3 +47,16 @@ def test_serve_without_artifacts_exits_with_one_line(container: Container) -> No
     result = CliRunner().invoke(cli, ["serve", "--port", "0"], obj=container)
     assert result.exit_code == 1
     assert "no such artifact" in result.output
+
+
+def test_find_lr_with_several_processes_is_refused_in_one_line(
+    container: Container, settings: Settings
+) -> None:
+    settings.training_config.devices = 2
+    source = providers.Factory(table_source, climate_like(200))
+    container.chunk_source.override(source)
+    args = ["chunk", "--input", "x.csv", "--size", "50", "--find-lr"]
+    result = CliRunner().invoke(cli, args, obj=container)
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "--find-lr runs in one process" in result.output

@@ -90,7 +90,6 @@ def ask(**options: object) -> bool:
         "devices": "auto",
         "strategy": "auto",
         "num_nodes": 1,
-        "find_lr": False,
         "command": ["-m", "thunder", "chunk"],
     }
     return launcher.launch_if_asked(SingleProcess(), **{**defaults, **options})  # type: ignore[arg-type]
@@ -106,9 +105,11 @@ def test_several_nodes_need_a_launcher_on_each() -> None:
         ask(num_nodes=2)
 
 
-def test_the_learning_rate_finder_runs_in_one_process() -> None:
-    with pytest.raises(ConfigError, match="--find-lr runs in one process"):
-        ask(devices=2, find_lr=True)
+def test_a_run_that_cannot_be_split_says_why_when_several_processes_are_asked_for() -> None:
+    with pytest.raises(ConfigError, match="this run needs one process") as e:
+        ask(devices=2, one_process_only="this run needs one process")
+    assert e.value.field == "training_config.devices"
+    assert ask(devices=1, one_process_only="this run needs one process") is False
 
 
 def test_the_trainer_is_handed_the_layout_of_a_launched_run_only() -> None:

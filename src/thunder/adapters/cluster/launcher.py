@@ -29,12 +29,14 @@ def launch_if_asked(
     devices: int | str,
     strategy: str,
     num_nodes: int,
-    find_lr: bool,
     command: Sequence[str],
+    one_process_only: str | None = None,
 ) -> bool:
     """Start the local ranks a config asks for, each running `python <command>` (the caller's
     command, e.g. ["-m", "thunder", "chunk", ...]). True when this process launched them and
-    they have all finished (the caller's work is done); False when this process is to train."""
+    they have all finished (the caller's work is done); False when this process is to train.
+    `one_process_only`: why the caller's run cannot be split, said as a ConfigError when the
+    config asks for several processes (None: it can be)."""
     if isinstance(cluster, TorchCluster):
         check_layout(devices, num_nodes, cluster)
         processes = cluster.world_size
@@ -46,12 +48,8 @@ def launch_if_asked(
         )
     else:
         processes = local_devices(accelerator, devices, strategy)
-    if find_lr and processes > 1:
-        raise ConfigError(
-            "chunk --find-lr runs in one process: find the rate without ddp, then set "
-            "model_config.learning_rate",
-            field="training_config.devices",
-        )
+    if one_process_only is not None and processes > 1:
+        raise ConfigError(one_process_only, field="training_config.devices")
     if isinstance(cluster, TorchCluster) or processes == 1:
         return False
     launch_local(processes, command)

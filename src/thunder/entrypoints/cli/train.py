@@ -13,6 +13,11 @@ from thunder.entrypoints.cli.formatting import format_summary
 from thunder.entrypoints.cli.group import UserError
 from thunder.entrypoints.cli.options import config_option, container_for, input_option, size_option
 
+FIND_LR_ALONE = (
+    "chunk --find-lr runs in one process: find the rate without ddp, then set "
+    "model_config.learning_rate"
+)
+
 
 @click.command()
 @input_option("CSV file with a header row.")
@@ -52,7 +57,8 @@ def chunk(
         [("--report", Path(report_path).parent)] if report_path else []
     )
     cluster = container.cluster()
-    if container.launch_ranks(command=_relaunch(ctx), find_lr=find_lr):
+    alone = FIND_LR_ALONE if find_lr else None
+    if container.launch_ranks(command=_relaunch(ctx), one_process_only=alone):
         return  # the ranks it started have trained, published and printed the summary
     main_rank = cluster.rank == 0
     source = container.chunk_source(path=input_path, chunk_size=size)
