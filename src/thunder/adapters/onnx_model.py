@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from thunder.adapters import extras
 from thunder.adapters.messages import first_line
 from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ArtifactCorrupt
@@ -30,7 +31,8 @@ class OnnxModel:
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "model.onnx") -> "OnnxModel":
-        import onnxruntime as ort  # the `onnx` extra
+        extras.require("serve --backend onnx", "onnx", "onnxruntime")
+        import onnxruntime as ort
 
         options = ort.SessionOptions()
         # `serve --workers N` sets OMP_NUM_THREADS to cores / N; the session keeps to it too

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from thunder.adapters import extras
 from thunder.domain.errors import ConfigError
 from thunder.domain.ports import Trial
 from thunder.domain.tuning import Param, TrialOutcome, TrialPruned
@@ -45,6 +46,7 @@ class OptunaSearch:
     earlier trials at that epoch (from the second epoch on, once two trials finished)."""
 
     def __init__(self, storage: str, study: str, seed: int) -> None:
+        extras.require("tune", "tune", "optuna")
         import optuna
         from sqlalchemy.exc import SQLAlchemyError
 

@@ -64,16 +64,12 @@ def _load_torch_model(data: bytes, origin: str) -> InferenceModel:
 
 
 def _load_onnx(data: bytes, origin: str) -> InferenceModel:
-    extras.require("serve --backend onnx", "onnx", "onnxruntime")
     from thunder.adapters.onnx_model import OnnxModel
 
     return OnnxModel.from_bytes(data, origin)
 
 
 def _to_onnx(data: bytes, origin: str, int8: bool) -> bytes:
-    extras.require("export --format onnx", "onnx", "onnx")
-    if int8:  # onnxruntime's quantiser
-        extras.require("export --quantize int8", "onnx", "onnxruntime")
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
     return LightningForecaster.from_bytes(data, origin).to_onnx(int8)
@@ -98,7 +94,6 @@ def _mlflow_tracker(uri: str) -> ExperimentTracker:
 
 
 def _open_search(storage: str, study: str, seed: int) -> HyperparameterSearch:
-    extras.require("tune", "tune", "optuna")
     from thunder.adapters.optuna_search import OptunaSearch
 
     return OptunaSearch(storage, study, seed)

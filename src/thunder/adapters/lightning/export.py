@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from thunder.adapters import extras
 from thunder.adapters.onnx_model import FORMAT as ONNX_FORMAT
 from thunder.adapters.onnx_model import META_FORMAT, META_NETWORK, META_QUANTIZED
 from thunder.domain.training import NetworkConfig
@@ -34,7 +35,10 @@ def to_onnx(net: nn.Module, cfg: NetworkConfig, int8: bool = False) -> bytes:
     with the network's config in the file's metadata, so the file describes itself.
     `int8`: weights of the matrix products quantised to int8 by onnxruntime's dynamic
     quantisation (activations quantised on the fly), a smaller file and cheaper products."""
-    import onnx  # the `onnx` extra
+    extras.require("export --format onnx", "onnx", "onnx")
+    if int8:  # onnxruntime's quantiser
+        extras.require("export --quantize int8", "onnx", "onnxruntime")
+    import onnx
 
     example = torch.zeros(1, cfg.past_steps, cfg.num_features)
     with (
