@@ -9,8 +9,10 @@ to the others; Lightning's DDP strategy then finds the group open and trains in 
 torch is imported inside the functions: a single-process run never pays for it here.
 """
 
+import atexit
 import os
 import pickle
+import signal
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -117,8 +119,23 @@ def connect(accelerator: str) -> SingleProcess | TorchCluster:
             world_size=env.world_size(),
             timeout=COLLECTIVE_TIMEOUT,
         )
+        # as Lightning does for the groups it opens: a group left to the interpreter's teardown
+        # can abort the process after its work is done ("terminate called without an active
+        # exception", exit -6), which the launcher reports as a failed rank
+        atexit.register(_close_process_group)
     objects = dist.new_group(backend="gloo", timeout=COLLECTIVE_TIMEOUT)
     return TorchCluster(layout, objects)
+
+
+def _close_process_group() -> None:
+    import torch.distributed as dist
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a 2nd Ctrl+C must not cut it short
+    try:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def layout_of(cluster: Cluster) -> Layout | None:
