@@ -3,8 +3,7 @@ naive baselines, and publish the artifacts as a new version."""
 
 import hashlib
 import json
-from collections.abc import Callable
-from typing import cast
+from typing import Protocol, cast
 
 from thunder.app.coordination import Ranks
 from thunder.app.prepare import Prepared, PrepareData
@@ -17,11 +16,15 @@ from thunder.domain.data.sharding import shard_bounds, shard_origins
 from thunder.domain.data.splitting import split_origins, windows_in
 from thunder.domain.ports import ChunkSource, Forecaster, ProgressFactory, WindowStream
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, spread
+from thunder.domain.training import NetworkConfig, TrainingOptions
 from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult
 
-# called with network= and options= (keywords): the forecaster of one run
-ForecasterFactory = Callable[..., Forecaster]
+
+class ForecasterFactory(Protocol):
+    """The forecaster of one run, built for its network and its training options."""
+
+    def __call__(self, *, network: NetworkConfig, options: TrainingOptions) -> Forecaster: ...
 
 
 class TrainFromChunks:
