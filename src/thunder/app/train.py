@@ -3,6 +3,7 @@ naive baselines, and publish the artifacts as a new version."""
 
 import hashlib
 import json
+from dataclasses import replace
 from typing import Protocol, cast
 
 from thunder.app.coordination import Ranks
@@ -73,9 +74,7 @@ class TrainFromChunks:
         if self._ranks.rank != 0:  # the others take rank 0's report once it has published
             return cast(RunReport, self._ranks.broadcast(None))
         scored = Tally.merged(tallies).scored(prep.naive_mae)
-        report = RunReport(
-            report.data, report.train, prep.naive_mae, _test(prep, scored, self._test_windows(prep))
-        )
+        report = replace(report, test=_test(prep, scored, self._test_windows(prep)))
         files = {
             self._settings.model_path: forecaster.to_bytes(),
             self._settings.preprocessor_path: prep.preprocessor.to_bytes(),

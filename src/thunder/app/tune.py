@@ -55,15 +55,16 @@ class TuneHyperparameters:
         source: ChunkSource,
         *,
         trials: int,
+        output: str,
         timeout: float | None = None,
         study: str = "thunder",
         storage: str | None = None,
-        output: str = "config.tuned.json",
         progress: bool = False,
     ) -> Tuned:
         """Run trials until the study has `trials` finished ones (a rerun continues a stored
-        study: its finished trials count), or until `timeout` seconds have passed. `progress`
-        shows each trial's passes and epochs."""
+        study: its finished trials count), or until `timeout` seconds have passed; the best
+        config goes to `output` (the CLI's default: paths.tuned_config). `progress` shows each
+        trial's passes and epochs."""
         s = self._settings
         if s.preprocessing_config.split_config.val_ratio == 0:
             raise ConfigError(
