@@ -76,7 +76,7 @@ def _model_cost(cfg: dict[str, Any]) -> tuple[float, int]:
     settings = Settings.model_validate(cfg)
     net = network_config(settings)
     forecaster = LightningForecaster(net, TrainingOptions())
-    params = sum(p.numel() for p in forecaster._module.net.parameters())
+    params = sum(p.numel() for p in forecaster._net.parameters())
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

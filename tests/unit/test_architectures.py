@@ -29,17 +29,17 @@ def test_every_architecture_maps_windows_to_future_targets_and_levels(
     arch: str, levels: tuple[float, ...]
 ) -> None:
     net = build(config(arch, num_features=3, num_targets=2, target_inputs=(0, 2), quantiles=levels))
-    y = net(torch.randn(5, 16, 3))
+    y = net.forecast(torch.randn(5, 16, 3))
     assert y.shape == (5, 4, 2, max(1, len(levels)))
     if levels:  # the median among them; sorted bands are the forecaster's business
-        assert net.eval()(torch.randn(5, 16, 3)).shape[-1] == 3
+        assert net.eval().forecast(torch.randn(5, 16, 3)).shape[-1] == 3
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)
 def test_outputs_and_gradients_stay_finite_on_long_and_large_inputs(arch: str) -> None:
     net = build(config(arch, past_steps=256, quantiles=LEVELS))
     x = torch.randn(4, 256, 2) * 1e3
-    loss = loss_for(net)(net.distribution(x), x[:, -4:, 0])
+    loss = loss_for(net)(net(x), x[:, -4:, 0])
     assert torch.isfinite(net(x)).all()
     loss.backward()
     grads = [p.grad for p in net.parameters() if p.grad is not None]
@@ -56,7 +56,7 @@ def test_tiny_overfit_on_64_windows(arch: str) -> None:
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     for _ in range(300):
         opt.zero_grad()
-        loss(net.distribution(x), y[..., None]).backward()
+        loss(net(x), y[..., None]).backward()
         opt.step()
     mse = torch.nn.functional.mse_loss(net(x)[..., 0], y[..., None]).item()
     assert mse < 0.02, mse
@@ -92,7 +92,7 @@ def test_torchscript_and_onnx_match_the_eager_network(arch: str, levels: tuple[f
     for n in (1, 37):
         x = np.random.default_rng(n).normal(size=(n, 16, 2)).astype(np.float32)
         with torch.no_grad():
-            eager = forecaster._module.net.eval()(torch.from_numpy(x)).numpy()  # [n, 4, 1, Q]
+            eager = forecaster._net.eval().forecast(torch.from_numpy(x)).numpy()  # [n, 4, 1, Q]
         want = np.sort(eager, axis=-1)  # Prediction sorts the levels
         for got in (forecaster.predict(x), onnx.predict(x)):
             np.testing.assert_allclose(got.point, want[..., len(levels) // 2], atol=1e-4)
@@ -111,23 +111,23 @@ def test_the_tft_trains_two_optimisers_by_manual_optimisation() -> None:
     optimisation = Optimisation(learning_rate=3e-3, gradient_clip_val=1.0, lr_schedule="cosine")
     opts = TrainingOptions(epochs=100, max_steps=60, batch_size=32, optimisation=optimisation)
     forecaster = LightningForecaster(cfg, opts)
-    before = [[p.detach().clone() for p in g] for g in forecaster._module.net.parameter_groups()]
+    before = [[p.detach().clone() for p in g] for g in forecaster._net.parameter_groups()]
     train, val = windows(64, 0), windows(32, 0)
     x, y = torch.from_numpy(train[0].x), torch.from_numpy(train[0].y)
-    start = torch.nn.functional.mse_loss(forecaster._module.net(x), y[..., None]).item()
+    start = torch.nn.functional.mse_loss(forecaster._net(x), y[..., None]).item()
 
     fit = forecaster.fit(train, val, train_windows=64)
 
     module = forecaster._module
-    assert not module.automatic_optimization and module.groups == 2
+    assert not module.automatic_optimization and module.num_optimizers == 2
     assert fit.steps == 60  # max_steps counts training steps, not optimiser steps
     optimisers = module.trainer.optimizers
     assert len(optimisers) == 2 and all(len(o.state) > 0 for o in optimisers)
-    groups = module.net.parameter_groups()
+    groups = forecaster._net.parameter_groups()
     for old, new in zip(before, groups, strict=True):  # every group's parameters moved
         assert any(not torch.equal(a, b.detach()) for a, b in zip(old, new, strict=True))
     with torch.no_grad():
-        end = torch.nn.functional.mse_loss(module.net(x), y[..., None]).item()
+        end = torch.nn.functional.mse_loss(forecaster._net(x), y[..., None]).item()
     assert end < 0.3 * start, (start, end)
 
 

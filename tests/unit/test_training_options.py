@@ -70,7 +70,7 @@ class Interrupted(Exception):
 def test_resume_continues_an_interrupted_run_from_its_last_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from thunder.adapters.lightning.module import ForecastModule as Module
+    from thunder.adapters.lightning.module import ThunderModule as Module
     from thunder.domain.errors import NothingToResume
 
     options = TrainingOptions(epochs=3, batch_size=16, checkpoint_dir=str(tmp_path))

@@ -128,7 +128,7 @@ def test_traced_inference_equals_the_eager_network_for_any_batch(pattern: str) -
     for n in (1, 37):
         x = np.random.default_rng(n).normal(size=(n, 10, 2)).astype(np.float32)
         with torch.no_grad():
-            eager = forecaster._module.net.eval()(torch.from_numpy(x)).numpy()
+            eager = forecaster._net.eval().forecast(torch.from_numpy(x)).numpy()
         np.testing.assert_allclose(forecaster.predict(x).point, eager[..., 0], atol=1e-5)
 
 
@@ -174,6 +174,6 @@ def test_a_quantile_model_learns_a_band_that_covers_the_noise() -> None:
         pinball_loss(net(x[batch]), y[batch], torch.tensor(levels)).backward()
         opt.step()
     with torch.no_grad():
-        q = net.eval()(x).sort(dim=-1).values  # [n, 1, 1, 3]
+        q = net.eval().forecast(x).sort(dim=-1).values  # [n, 1, 1, 3]
     inside = ((q[..., 0] <= y) & (y <= q[..., 2])).float().mean().item()
     assert 0.7 < inside < 0.9, inside

@@ -12,12 +12,16 @@ from thunder.domain.errors import ArtifactCorrupt
 from thunder.domain.training import NetworkConfig
 
 FORMAT = "thunder.xlstm.v1"
+# the network's keys sit under the prefix of the module that saved the first versions, so every
+# published version loads, and a version saved now loads in an older thunder
+PREFIX = "net."
 T = TypeVar("T")
 
 
 def save(network: NetworkConfig, state: Mapping[str, torch.Tensor]) -> bytes:
+    """`state`: the network's own state dict."""
     buf = io.BytesIO()
-    weights = {k: v.cpu() for k, v in state.items()}
+    weights = {PREFIX + k: v.cpu() for k, v in state.items()}
     torch.save({"format": FORMAT, "network": network.as_dict(), "state_dict": weights}, buf)
     return buf.getvalue()
 
@@ -31,7 +35,8 @@ def load(
         ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
             raise ValueError("unknown format")
-        return restore(NetworkConfig.from_dict(ckpt["network"]), ckpt["state_dict"])
+        state = {k.removeprefix(PREFIX): v for k, v in ckpt["state_dict"].items()}
+        return restore(NetworkConfig.from_dict(ckpt["network"]), state)
     except Exception as e:  # torch raises many kinds on a truncated or foreign file
         raise ArtifactCorrupt(
             f"{origin}: not a thunder model checkpoint ({first_line(e)})"

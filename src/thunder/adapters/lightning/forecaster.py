@@ -1,4 +1,4 @@
-"""Forecaster port over a Lightning Trainer and the generic ForecastModule around the architecture
+"""Forecaster port over a Lightning Trainer and the ThunderModule around the architecture
 model_config.architecture names; weights saved as a safe checkpoint (checkpoint.py).
 
 The Trainer is built in trainer.py, its callbacks in callbacks.py, the learning-rate range test
@@ -21,7 +21,8 @@ from thunder.adapters.lightning import checkpoint, export
 from thunder.adapters.lightning.callbacks import KeepBestWeights, training_callbacks
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.lr_finder import find_learning_rate
-from thunder.adapters.lightning.module import ForecastModule
+from thunder.adapters.lightning.module import ThunderModule
+from thunder.adapters.lightning.networks.base import Forecasting, WindowNetwork
 from thunder.adapters.lightning.networks.losses import loss_for
 from thunder.adapters.lightning.networks.zoo import build
 from thunder.adapters.lightning.optim import adamw, schedule
@@ -64,17 +65,20 @@ class LightningForecaster:
         opts = self._options
         run_dir = _run_dir(opts.checkpoint_dir, run_id, resume)
         pl.seed_everything(opts.seed, workers=True, verbose=False)
-        self._module = self._new_module(self._total_steps(train_windows, batch_sizes))
+        total_steps = self._total_steps(train_windows, batch_sizes)
+        self._module = self._new_module(total_steps)
         self._traced = None
         best, callbacks = training_callbacks(opts, run_dir)
         train_data = self._batches(train, batch_sizes)
         val_loader = DataLoader(WindowBatches(val, opts.batch_size), batch_size=None)
         start = time.perf_counter()
-        found = False
+        found = None
         if opts.find_lr and not resume:  # a resumed run keeps the rate it started with
             arch = self._network.architecture
             found = find_learning_rate(self._module, train_data, opts, self._layout, arch)
             pl.seed_everything(opts.seed, workers=True, verbose=False)
+            if found is not None:  # the same initial weights (same seed), the found rate
+                self._module = self._new_module(total_steps, found)
         with quiet_lightning():
             loggers = training_loggers(opts)
             trainer = build_trainer(
@@ -88,7 +92,7 @@ class LightningForecaster:
         return self._finish(trainer, best, wall, found)
 
     def _finish(
-        self, trainer: pl.Trainer, best: KeepBestWeights, wall: float, found: bool
+        self, trainer: pl.Trainer, best: KeepBestWeights, wall: float, found: float | None
     ) -> FitResult:
         """The best epoch's weights kept, on the CPU for inference, and what the run did."""
         if best.state is not None:
@@ -96,13 +100,13 @@ class LightningForecaster:
         self._module.cpu().eval()
         return FitResult(
             epochs=trainer.current_epoch,
-            steps=trainer.global_step // self._module.groups,  # see trainer.build_trainer
-            windows_seen=self._module.windows_seen,
+            steps=trainer.global_step // self._module.num_optimizers,  # see build_trainer
+            windows_seen=self._module.samples_seen,
             wall_s=wall,
             best_val_loss=best.best,
             log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
-            learning_rate=self._module.learning_rate,
-            lr_found=found,
+            learning_rate=found or self._options.optimisation.learning_rate,
+            lr_found=found is not None,
             tracking_run=run_of(trainer.loggers),
         )
 
@@ -118,19 +122,27 @@ class LightningForecaster:
             sizes=sizes,
         )
 
-    def _new_module(self, total_steps: int | None) -> ForecastModule:
-        """The architecture model_config names, its loss, AdamW per parameter group and the
-        configured schedule, in the generic module."""
+    def _new_module(self, total_steps: int | None, lr: float | None = None) -> ThunderModule:
+        """The architecture model_config names, its loss, AdamW per parameter group at `lr`
+        (else the configured rate) and the configured schedule on each, in ThunderModule."""
         opt = self._options.optimisation
         net = build(self._network)
-        return ForecastModule(
+        optimizers = [adamw(group, lr or opt.learning_rate) for group in net.parameter_groups()]
+        make = schedule(opt.lr_schedule, opt.warmup_steps, total_steps)
+        schedules = [s for s in map(make, optimizers) if s is not None]
+        return ThunderModule(
             net,
             loss_for(net),
-            adamw,
-            schedule(opt.lr_schedule, opt.warmup_steps, total_steps),
-            learning_rate=opt.learning_rate,
+            optimizer=optimizers,
+            lr_scheduler=schedules,
             gradient_clip_val=opt.gradient_clip_val,
         )
+
+    @property
+    def _net(self) -> WindowNetwork:
+        net = self._module.architecture
+        assert isinstance(net, WindowNetwork)  # built by _new_module
+        return net
 
     def _total_steps(
         self, train_windows: int | None, batch_sizes: Sequence[int] | None
@@ -152,7 +164,7 @@ class LightningForecaster:
             cfg = self._network
             return Prediction.empty(cfg.future_steps, cfg.num_targets, cfg.quantiles)
         if self._traced is None:  # once per trained model
-            self._traced = export.traced(self._module.net, torch.Size(inputs.shape[1:]))
+            self._traced = export.traced(Forecasting(self._net), torch.Size(inputs.shape[1:]))
         net = self._traced
 
         def run(part: FloatArray) -> FloatArray:
@@ -164,17 +176,17 @@ class LightningForecaster:
         return Prediction.from_outputs(out, self._network.quantiles)
 
     def to_bytes(self) -> bytes:
-        return checkpoint.save(self._network, self._module.state_dict())
+        return checkpoint.save(self._network, self._net.state_dict())
 
     def to_onnx(self, int8: bool = False) -> bytes:
         """The network as ONNX; see export.to_onnx."""
-        return export.to_onnx(self._module.net, self._network, int8)
+        return export.to_onnx(Forecasting(self._net), self._network, int8)
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "model") -> "LightningForecaster":
         def restore(network: NetworkConfig, state: dict[str, Any]) -> "LightningForecaster":
             forecaster = cls(network, TrainingOptions())
-            forecaster._module.load_state_dict(state)
+            forecaster._net.load_state_dict(state)
             return forecaster
 
         forecaster = checkpoint.load(data, origin, restore)
@@ -195,7 +207,7 @@ def _run_dir(checkpoint_dir: str | None, run_id: str | None, resume: bool) -> Pa
 
 def _train(
     trainer: pl.Trainer,
-    module: ForecastModule,
+    module: ThunderModule,
     train: DataLoader[Any],
     val: DataLoader[Any],
     last: Path | None,

@@ -1,107 +1,296 @@
-"""The one LightningModule: any architecture (a plain nn.Module), a loss, an optimiser factory
-and an LR-schedule factory in; the training and validation steps written once.
+"""ThunderModule: the one LightningModule. Any architecture (a plain nn.Module), a criterion,
+optimizers and schedulers passed as instances, a predictor, metrics; the steps most training
+pipelines write by hand, written once.
 
-An architecture with one parameter group trains with Lightning's automatic optimisation; one
-that asks for several (WindowNetwork.parameter_groups) gets one optimiser per group and
-manual optimisation: one backward, each group's gradient clipped and stepped, step-interval
-schedules stepped per batch and the plateau schedule per epoch.
+- training: `x, y = batch`, criterion(architecture(x), y) logged as train_loss;
+- validation, test, predict: one `inference_step` runs the predictor around the forward pass
+  (predictor.invert(architecture(predictor.prepare(x)))) and logs the criterion and each metric
+  as weighted means over the epoch (summed over the ranks of a distributed run);
+- `configure_optimizers` returns what was passed, in Lightning's form; thunder.policy policies
+  are bound to their optimizers here, so they can be written before the optimizers exist;
+- several optimizers switch to manual optimization: one backward, each optimizer's gradients
+  clipped (`gradient_clip_val`) and stepped, step-interval schedulers stepped per batch and the
+  others per epoch. A subclass overrides `training_step` to drive them differently.
+
+Inference batches stay where the loader put them: `inference_step` moves the network's inputs
+only, so a large predict batch (or its targets) does not land on the accelerator whole.
 """
 
-from typing import Any
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import pytorch_lightning as pl
 import torch
-from torch import Tensor
+from torch import Tensor, nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
-from thunder.adapters.lightning.networks.base import WindowNetwork
-from thunder.adapters.lightning.networks.losses import Loss
-from thunder.adapters.lightning.optim import OptimizerFactory, SchedulerFactory
+from thunder.adapters.lightning.predictors import Identity, Predictor
+from thunder.domain.errors import ConfigError
 
-Batch = tuple[Tensor, Tensor]
+Criterion = Callable[[Tensor, Tensor], Tensor]
+Metric = Callable[[Tensor, Tensor], Tensor | float]
 
 
-class ForecastModule(pl.LightningModule):
+@runtime_checkable
+class Unbound(Protocol):
+    """A thunder.policy policy: a scheduler written without its optimizer."""
+
+    interval: str
+
+    def bind(self, optimizer: Optimizer) -> LRScheduler: ...
+
+
+Scheduler = LRScheduler | ReduceLROnPlateau | Unbound | Mapping[str, Any]
+_SCHEDULER_TYPES = (LRScheduler, ReduceLROnPlateau, Unbound, Mapping)
+
+
+class ThunderModule(pl.LightningModule):
     def __init__(
         self,
-        net: WindowNetwork,
-        loss: Loss,
-        optimizer: OptimizerFactory,
-        scheduler: SchedulerFactory | None = None,
+        architecture: nn.Module,
+        criterion: Criterion,
+        optimizer: Optimizer | Sequence[Optimizer] | None = None,
+        lr_scheduler: Scheduler | Sequence[Scheduler] | None = None,
+        predictor: Predictor | None = None,
+        metrics: Mapping[str, Metric] | None = None,
         *,
-        learning_rate: float,
         gradient_clip_val: float | None = None,
     ) -> None:
+        """`architecture` maps a batch's inputs to predictions; `criterion(prediction, target)`
+        is the loss. `optimizer`: one or a list; omitted, the optimizers of the torch schedulers
+        given are used. `lr_scheduler`: a torch scheduler, a thunder.policy policy, a Lightning
+        scheduler dict ({"scheduler", "interval", "monitor", ...}), or a list of them (one per
+        optimizer, or all on the one optimizer). `predictor` (default identity) runs around the
+        network at validation, test and predict. `metrics`: name -> callable(prediction, target),
+        logged as <stage>_<name>. `gradient_clip_val`: the norm each optimizer's gradients are
+        clipped to under manual optimization (automatic optimization clips in the Trainer)."""
         super().__init__()
-        self.net = net
-        self.loss = loss
-        self.make_optimizer = optimizer
-        self.make_scheduler = scheduler
-        self.learning_rate = learning_rate  # Lightning's range test (--find-lr) sets it
+        _check(architecture, criterion, predictor, metrics)
+        self.architecture = architecture
+        self.criterion = criterion
+        self.predictor: Predictor = predictor if predictor is not None else Identity()
+        self.metrics = dict(metrics or {})
         self.gradient_clip_val = gradient_clip_val
-        self.groups = len(net.parameter_groups())
-        self.automatic_optimization = self.groups == 1
-        self.windows_seen = 0
-        # the val loss as a weighted mean of every val window's loss; in a distributed run the
-        # sums and counts are added up over the ranks, so it equals the one-process figure
-        self.val_loss = MeanMetric()
+        self._schedulers = _as_list(lr_scheduler, "lr_scheduler")
+        self._optimizers = _as_list(optimizer, "optimizer") or _optimizers_of(self._schedulers)
+        self._means = nn.ModuleDict()  # (stage, name, loader) -> MeanMetric, made on first use
+        self.samples_seen = 0
+        if len(self._optimizers) > 1 and _default_optimization(type(self)):
+            self.automatic_optimization = False
+
+    @property
+    def num_optimizers(self) -> int:
+        return len(self._optimizers)
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: [B, past, F] scaled -> [B, future, T, Q] scaled forecasts."""
-        out: Tensor = self.net(x)
+        out: Tensor = self.architecture(x)
         return out
 
-    def _loss(self, batch: Batch) -> Tensor:
-        x, y = batch  # [B, past, F], [B, future, T]
-        return self.loss(self.net.distribution(x), y)  # [B, future, T, P] vs [B, future, T]
-
-    def training_step(self, batch: Batch, batch_idx: int) -> Tensor:
-        loss = self._loss(batch)
-        self.windows_seen += batch[0].shape[0]
-        self.log("train_loss", loss, prog_bar=True, batch_size=batch[0].shape[0])
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        x, y = batch
+        loss = self.criterion(self(x), y)
+        self.samples_seen += len(x)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(x))
         if not self.automatic_optimization:
             self._manual_step(loss)
         return loss
 
+    def validation_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self.inference_step(batch, "val", dataloader_idx)
+
+    def test_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self.inference_step(batch, "test", dataloader_idx)
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
+        return self.inference_step(batch, "predict", dataloader_idx)
+
+    def inference_step(self, batch: Any, stage: str, dataloader_idx: int = 0) -> Tensor:
+        """The predictor around the forward pass; with a target (and outside predict), the
+        criterion and each metric logged as <stage>_loss and <stage>_<name>."""
+        x, y = _inputs_and_target(batch)
+        prediction = self.predictor.invert(self(self.predictor.prepare(x).to(self.device)))
+        if y is None or stage == "predict":  # Lightning logs nothing from predict_step
+            return prediction
+        y = y.to(prediction.device)
+        self._log_mean(stage, "loss", self.criterion(prediction, y), len(x), dataloader_idx)
+        for name, metric in self.metrics.items():
+            self._log_mean(stage, name, metric(prediction, y), len(x), dataloader_idx)
+        return prediction
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        if self._trainer is None or self.trainer.training:
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        return batch  # inference_step moves the network's inputs itself
+
+    def configure_optimizers(self) -> Any:
+        if not self._optimizers:
+            raise ConfigError(
+                "ThunderModule has no optimizer: pass optimizer=, or a torch lr_scheduler "
+                "built on one",
+                field="optimizer",
+            )
+        configs = _bound(self._schedulers, self._optimizers)
+        if self.automatic_optimization and len(self._optimizers) == 1 and len(configs) <= 1:
+            opt = self._optimizers[0]
+            return {"optimizer": opt, "lr_scheduler": configs[0]} if configs else opt
+        return list(self._optimizers), configs
+
     def _manual_step(self, loss: Tensor) -> None:
-        optimizers = self._list(self.optimizers())
+        optimizers = _listed(self.optimizers())
         for opt in optimizers:
             opt.zero_grad()
         self.manual_backward(loss)
         for opt in optimizers:
-            if self.gradient_clip_val is not None:  # per group: each optimiser's own norm
+            if self.gradient_clip_val is not None:  # per optimizer: each its own norm
                 self.clip_gradients(opt, self.gradient_clip_val, gradient_clip_algorithm="norm")
             opt.step()
-        for sched in self._list(self.lr_schedulers()):
-            if not isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step()
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if config.interval == "step" and not isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step()
 
     def on_train_epoch_end(self) -> None:
-        """Manual optimisation steps the plateau schedule itself, after the epoch's validation."""
-        val = self.trainer.callback_metrics.get("val_loss")
-        if self.automatic_optimization or val is None:
-            return
-        for sched in self._list(self.lr_schedulers()):
-            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step(float(val))
-
-    def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        self.val_loss.update(self._loss(batch), weight=batch[0].shape[0])
-        self.log("val_loss", self.val_loss, prog_bar=True, on_step=False, on_epoch=True)
-
-    def configure_optimizers(self) -> Any:
-        optimizers = [
-            self.make_optimizer(g, self.learning_rate) for g in self.net.parameter_groups()
-        ]
-        make = self.make_scheduler
-        schedules = [s for s in (make(o) for o in optimizers) if s] if make else []
+        """Manual optimization steps the epoch-interval schedulers itself, after the epoch's
+        validation (a plateau schedule with the metric it monitors)."""
         if self.automatic_optimization:
-            opt = optimizers[0]
-            return {"optimizer": opt, "lr_scheduler": schedules[0]} if schedules else opt
-        return optimizers, schedules
+            return
+        for config in self.trainer.lr_scheduler_configs:
+            scheduler = config.scheduler
+            if config.interval != "epoch":
+                continue
+            if not isinstance(scheduler, ReduceLROnPlateau):
+                scheduler.step()
+                continue
+            value = self.trainer.callback_metrics.get(config.monitor or "val_loss")
+            if value is not None:
+                scheduler.step(float(value))
 
-    @staticmethod
-    def _list(items: Any) -> list[Any]:
-        if items is None:
-            return []
-        return list(items) if isinstance(items, list) else [items]
+    def _log_mean(self, stage: str, name: str, value: Tensor | float, n: int, loader: int) -> None:
+        key = f"{stage}_{name}_{loader}"
+        if key not in self._means:
+            self._means[key] = MeanMetric().to(self.device)
+        mean = self._means[key]
+        assert isinstance(mean, MeanMetric)
+        mean.update(torch.as_tensor(value, dtype=torch.float32), weight=n)
+        label, attribute = f"{stage}_{name}", f"_means.{key}"
+        self.log(label, mean, prog_bar=name == "loss", on_epoch=True, metric_attribute=attribute)
+
+
+def _check(
+    architecture: object,
+    criterion: object,
+    predictor: object,
+    metrics: Mapping[str, Metric] | None,
+) -> None:
+    """The wrong thing passed is one line naming the argument, not a traceback at fit time."""
+    if not isinstance(architecture, nn.Module):
+        raise ConfigError(
+            f"architecture must be a torch.nn.Module, got {type(architecture).__name__}",
+            field="architecture",
+        )
+    if not callable(criterion):
+        raise ConfigError(
+            f"criterion must be callable (prediction, target) -> loss, got "
+            f"{type(criterion).__name__}",
+            field="criterion",
+        )
+    if predictor is not None and not isinstance(predictor, Predictor):
+        raise ConfigError(
+            f"predictor must have prepare(x) and invert(y), got {type(predictor).__name__}",
+            field="predictor",
+        )
+    for name, metric in (metrics or {}).items():
+        if not callable(metric):
+            raise ConfigError(f"metric {name!r} is not callable", field=f"metrics.{name}")
+
+
+def _as_list(value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    for item in items:
+        if field == "optimizer" and not isinstance(item, Optimizer):
+            raise ConfigError(
+                f"optimizer must be a torch.optim.Optimizer, got {type(item).__name__}",
+                field=field,
+            )
+        if field == "lr_scheduler" and not isinstance(item, _SCHEDULER_TYPES):
+            raise ConfigError(
+                f"lr_scheduler must be a torch scheduler, a thunder.policy policy or a "
+                f"Lightning scheduler dict, got {type(item).__name__}",
+                field=field,
+            )
+    return items
+
+
+def _optimizers_of(schedulers: Sequence[Scheduler]) -> list[Optimizer]:
+    """The optimizers the given torch schedulers were built on, in order, once each."""
+    found: list[Optimizer] = []
+    for s in schedulers:
+        inner = s.get("scheduler") if isinstance(s, Mapping) else s
+        opt = getattr(inner, "optimizer", None)
+        if isinstance(opt, Optimizer) and all(opt is not f for f in found):
+            found.append(opt)
+    return found
+
+
+def _bound(schedulers: Sequence[Scheduler], optimizers: Sequence[Optimizer]) -> list[Any]:
+    """Lightning scheduler configs; policies bound to their optimizer: pairwise when there are
+    as many as optimizers, else all to the one optimizer."""
+    pairwise = len(schedulers) == len(optimizers)
+    if not pairwise and len(optimizers) > 1 and any(_unbound(s) for s in schedulers):
+        raise ConfigError(
+            f"{len(schedulers)} lr_scheduler(s) for {len(optimizers)} optimizers: give one "
+            f"policy per optimizer, or bind each policy yourself",
+            field="lr_scheduler",
+        )
+    configs = []
+    for i, s in enumerate(schedulers):
+        opt = optimizers[i if pairwise else 0]
+        configs.append(_config(s, opt))
+    return configs
+
+
+def _unbound(s: Scheduler) -> bool:
+    """A policy not bound to an optimizer yet (torch schedulers are bound when built)."""
+    inner = s.get("scheduler") if isinstance(s, Mapping) else s
+    bind = getattr(inner, "bind", None)
+    return callable(bind) and not isinstance(getattr(inner, "optimizer", None), Optimizer)
+
+
+def _config(s: Scheduler, opt: Optimizer) -> Any:
+    """Lightning's scheduler dict: a policy's own interval, a plateau's monitored val_loss."""
+    if isinstance(s, Mapping):
+        inner = s["scheduler"]
+        return {**s, "scheduler": inner.bind(opt) if _unbound(inner) else inner}
+    scheduler = s.bind(opt) if _unbound(s) else s  # type: ignore[union-attr]
+    config: dict[str, Any] = {"scheduler": scheduler, "interval": getattr(s, "interval", "epoch")}
+    if isinstance(scheduler, ReduceLROnPlateau):
+        config["monitor"] = "val_loss"
+    return config
+
+
+def _default_optimization(cls: type) -> bool:
+    """True unless a subclass set automatic_optimization itself."""
+    return isinstance(inspect.getattr_static(cls, "automatic_optimization"), property)
+
+
+def _inputs_and_target(batch: Any) -> tuple[Tensor, Tensor | None]:
+    """(x, y) batches, or inputs alone (a predict loader)."""
+    if isinstance(batch, list | tuple):
+        if len(batch) == 2:
+            return batch[0], batch[1]
+        if len(batch) == 1:
+            return batch[0], None
+    return batch, None
+
+
+def _listed(items: Any) -> list[Any]:
+    if items is None:
+        return []
+    return list(items) if isinstance(items, list) else [items]

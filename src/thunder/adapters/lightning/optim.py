@@ -1,4 +1,4 @@
-"""Optimiser and learning-rate-schedule factories handed to ForecastModule (plain callables)."""
+"""The optimiser and learning-rate schedule of thunder's own networks (plain callables)."""
 
 import math
 from collections.abc import Callable

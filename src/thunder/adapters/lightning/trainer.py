@@ -13,7 +13,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 from pytorch_lightning.strategies import DDPStrategy
 
-from thunder.adapters.lightning.module import ForecastModule
+from thunder.adapters.lightning.module import ThunderModule
 from thunder.adapters.mlflow_tracker import mlflow_logger
 from thunder.domain.training import TrainingOptions
 
@@ -33,7 +33,7 @@ class RunLayout(Protocol):
 
 def build_trainer(
     options: TrainingOptions,
-    module: ForecastModule,
+    module: ThunderModule,
     layout: RunLayout | None,
     callbacks: list[pl.Callback],
     max_epochs: int,
@@ -44,7 +44,7 @@ def build_trainer(
         callbacks = [*callbacks, RichProgressBar(leave=True)]
     # under manual optimisation Lightning counts every optimiser's step in global_step, and
     # the module clips the gradients itself
-    groups, manual = module.groups, not module.automatic_optimization
+    groups, manual = module.num_optimizers, not module.automatic_optimization
     max_steps, clip = options.max_steps, options.optimisation.gradient_clip_val
     return pl.Trainer(
         max_epochs=max_epochs,

@@ -1,8 +1,8 @@
 """What every architecture shares: per-window normalisation and the output head.
 
   x [B, past, F] -> (remove each window's level and scale, RevIN-style) -> encode (the
-    architecture) -> [B, future, T, P] distribution parameters -> (restore level and scale)
-    -> forecast [B, future, T, Q]
+    architecture) -> [B, future, T, P] distribution parameters -> (restore level and scale):
+    forward, what the loss reads -> forecast [B, future, T, Q]: forecast_from
 
 P is what the loss reads: Q values (one per quantile level, or 1: the point forecast), or for a
 Gaussian head 2 (mean, log-variance), whose forecast is the mean, or mean + sigma * z_a per
@@ -44,7 +44,7 @@ class WindowNetwork(nn.Module):
         an architecture that wants several optimisers returns several groups."""
         return [list(self.parameters())]
 
-    def distribution(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """x: [B, past, F] scaled inputs -> [B, future, T, P] in scaled units (what the loss reads)."""
         B = x.shape[0]
         revin = self.cfg.target_inputs is not None
@@ -65,13 +65,27 @@ class WindowNetwork(nn.Module):
                 y = y * s + m  # [B, future, T, P], scaled units
         return y
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [B, past, F] scaled inputs -> [B, future, T, Q] scaled forecasts, Q = cfg.outputs
-        (one per quantile level, or 1: the point forecast)."""
-        y = self.distribution(x)  # [B, future, T, P]
+    def forecast_from(self, y: Tensor) -> Tensor:
+        """[B, future, T, P] parameters -> [B, future, T, Q] forecasts, Q = cfg.outputs (one per
+        quantile level, or 1: the point forecast)."""
         if not self.gaussian:
             return y
         mean, log_var = y[..., :1], y[..., 1:]  # [B, future, T, 1] each
         if not self.cfg.quantiles:
             return mean
         return mean + torch.exp(0.5 * log_var) * self.z  # [B, future, T, Q]
+
+    def forecast(self, x: Tensor) -> Tensor:
+        """x: [B, past, F] scaled inputs -> [B, future, T, Q] scaled forecasts."""
+        return self.forecast_from(self(x))
+
+
+class Forecasting(nn.Module):
+    """A network's forecast as its forward pass: what tracing and ONNX export run."""
+
+    def __init__(self, network: WindowNetwork) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.network.forecast(x)  # [B, past, F] -> [B, future, T, Q]
