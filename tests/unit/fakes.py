@@ -204,11 +204,13 @@ class FakeForecaster:
         *,
         network: NetworkConfig | None = None,
         options: TrainingOptions | None = None,
+        module: object | None = None,
     ) -> None:
-        """`network` and `options`: what the training use case asked the container for (kept,
-        so a test can check them; the naive forecast needs neither)."""
+        """`network`, `options` and `module`: what the training use case asked the container
+        for (kept, so a test can check them; the naive forecast needs none)."""
         self.network = network
         self.options = options
+        self.module = module
         self._targets = list(target_inputs)
         self._future = future_steps
         self.levels = tuple(levels)

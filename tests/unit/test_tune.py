@@ -92,8 +92,10 @@ class ScoredForecaster(FakeForecaster):
 
     predictions = 0
 
-    def __init__(self, *, network: NetworkConfig, options: TrainingOptions) -> None:
-        super().__init__((0,), 3, network=network, options=options)
+    def __init__(
+        self, *, network: NetworkConfig, options: TrainingOptions, module: object = None
+    ) -> None:
+        super().__init__((0,), 3, network=network, options=options, module=module)
         self._loss = 1.0 / network.hidden_size
         self._epoch_end = options.epoch_end
 

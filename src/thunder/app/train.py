@@ -3,6 +3,7 @@ naive baselines, and publish the artifacts as a new version."""
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol, cast
 
@@ -17,7 +18,7 @@ from thunder.domain.data.sharding import shard_bounds, shard_origins
 from thunder.domain.data.splitting import split_origins, windows_in
 from thunder.domain.ports import ChunkSource, Forecaster, ProgressFactory, WindowStream
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, spread
-from thunder.domain.training import NetworkConfig, TrainingOptions
+from thunder.domain.training import CUSTOM, NetworkConfig, TrainingOptions
 from thunder.domain.tuning import EpochHook
 from thunder.domain.values import FitResult
 
@@ -25,7 +26,12 @@ from thunder.domain.values import FitResult
 class ForecasterFactory(Protocol):
     """The forecaster of one run, built for its network and its training options."""
 
-    def __call__(self, *, network: NetworkConfig, options: TrainingOptions) -> Forecaster: ...
+    def __call__(
+        self, *, network: NetworkConfig, options: TrainingOptions, module: object | None = None
+    ) -> Forecaster:
+        """`module`: a user's network to train instead of the one `network` names (opaque
+        here: the forecaster adapter knows what it is)."""
+        ...
 
 
 class TrainFromChunks:
@@ -54,17 +60,25 @@ class TrainFromChunks:
         progress: bool = False,
         on_epoch: EpochHook | None = None,
         validate_only: bool = False,
+        module: object | None = None,
+        callbacks: Sequence[object] = (),
     ) -> RunReport:
         """Train, evaluate and publish. `resume` continues an interrupted run of the same data
         and config from its last epoch checkpoint; `find_lr` runs the learning-rate range test
         first; `progress` shows the passes and the epochs; `on_epoch` hears each epoch's val
         loss and may stop the run (a search's pruner). `validate_only` (a tuning trial) stops
-        after the fit: the report has no test scores, and nothing is published."""
+        after the fit: the report has no test scores, and nothing is published. `module` (a
+        user's ThunderModule) trains instead of model_config's network; `callbacks` join the
+        run's own (both from the Python API)."""
         shown = self._new_progress(progress, source.chunk_rows)
         prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
         s = self._settings
+        network = network_config(s)
+        options = training_options(s, progress, find_lr, on_epoch)
         forecaster = self._new_forecaster(
-            network=network_config(s), options=training_options(s, progress, find_lr, on_epoch)
+            network=replace(network, architecture=CUSTOM) if module is not None else network,
+            options=replace(options, callbacks=tuple(callbacks)),
+            module=module,
         )
         fit = self._fit(forecaster, prep, resume)
         report = RunReport(_data(source, prep), self._train(prep, fit), prep.naive_mae)

@@ -9,6 +9,8 @@ from typing import Any
 from thunder.domain.tuning import EpochHook
 
 ARCHITECTURES = ("xlstm", "lstm", "lstm_attention", "tft")
+# a user's own network (a ThunderModule handed to the Python API): saved as a traced program
+CUSTOM = "custom"
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class NetworkConfig:
             d["target_inputs"] = tuple(d["target_inputs"])
         d["quantiles"] = tuple(d.get("quantiles") or ())
         d.setdefault("architecture", "xlstm")
-        if d["architecture"] not in ARCHITECTURES:
+        if d["architecture"] not in (*ARCHITECTURES, CUSTOM):
             raise ValueError(f"unknown architecture {d['architecture']!r}")
         return cls(**d)
 
@@ -99,3 +101,4 @@ class TrainingOptions:
     progress: bool = False
     find_lr: bool = False  # run the learning-rate range test first and train with its pick
     epoch_end: EpochHook | None = None  # a search's pruning hook: (epoch, val_loss) -> stop?
+    callbacks: tuple[object, ...] = ()  # the user's own Lightning callbacks (Python API)

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
-from thunder.adapters.lightning import checkpoint, export
+from thunder.adapters.lightning import checkpoint, custom, export
 from thunder.adapters.lightning.callbacks import KeepBestWeights, training_callbacks
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.lr_finder import find_learning_rate
@@ -34,7 +35,7 @@ from thunder.adapters.lightning.trainer import (
 )
 from thunder.adapters.mlflow_tracker import run_of
 from thunder.adapters.slices import run_sliced
-from thunder.domain.errors import NothingToResume
+from thunder.domain.errors import ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.training import NetworkConfig, TrainingOptions
 from thunder.domain.values import FitResult, FloatArray, Prediction
@@ -42,15 +43,33 @@ from thunder.domain.values import FitResult, FloatArray, Prediction
 
 class LightningForecaster:
     def __init__(
-        self, network: NetworkConfig, options: TrainingOptions, layout: RunLayout | None = None
+        self,
+        network: NetworkConfig,
+        options: TrainingOptions,
+        layout: RunLayout | None = None,
+        module: object | None = None,
+        program: bytes | None = None,
     ) -> None:
         """`layout`: where this process sits in a launched run (the connected cluster's);
-        None trains on one device."""
+        None trains on one device. `module`: a user's ThunderModule to train instead of the
+        network model_config names (custom.py)."""
         self._network = network
         self._options = options
         self._layout = layout
-        self._module = self._new_module(total_steps=None)
+        self._custom = module is not None or program is not None
+        self._program = program
+        self._trained: ThunderModule | None = None
+        if module is not None:
+            self._trained = custom.checked_module(module, network)
+        elif program is None:
+            self._trained = self._new_module(None)
         self._traced: export.InferenceNet | None = None
+
+    @property
+    def _module(self) -> ThunderModule:
+        if self._trained is None:
+            raise ConfigError("a published user's network forecasts, it does not train again")
+        return self._trained
 
     def fit(
         self,
@@ -66,19 +85,28 @@ class LightningForecaster:
         run_dir = _run_dir(opts.checkpoint_dir, run_id, resume)
         pl.seed_everything(opts.seed, workers=True, verbose=False)
         total_steps = self._total_steps(train_windows, batch_sizes)
-        self._module = self._new_module(total_steps)
+        if not self._custom:
+            self._trained = self._new_module(total_steps)
         self._traced = None
         best, callbacks = training_callbacks(opts, run_dir)
+        callbacks += custom.user_callbacks(opts.callbacks)
         train_data = self._batches(train, batch_sizes)
         val_loader = DataLoader(WindowBatches(val, opts.batch_size), batch_size=None)
         start = time.perf_counter()
         found = None
         if opts.find_lr and not resume:  # a resumed run keeps the rate it started with
+            arch = type(self._module.architecture).__name__ if self._custom else None
+            if arch is not None:
+                raise ConfigError(
+                    f"find_lr needs thunder's own network: {arch} comes with its optimizer; "
+                    f"set its learning rate there",
+                    field="find_lr",
+                )
             arch = self._network.architecture
             found = find_learning_rate(self._module, train_data, opts, self._layout, arch)
             pl.seed_everything(opts.seed, workers=True, verbose=False)
             if found is not None:  # the same initial weights (same seed), the found rate
-                self._module = self._new_module(total_steps, found)
+                self._trained = self._new_module(total_steps, found)
         with quiet_lightning():
             loggers = training_loggers(opts)
             trainer = build_trainer(
@@ -105,7 +133,7 @@ class LightningForecaster:
             wall_s=wall,
             best_val_loss=best.best,
             log_dir=trainer.loggers[0].log_dir if trainer.loggers else None,
-            learning_rate=found or self._options.optimisation.learning_rate,
+            learning_rate=found or self._base_rate(),
             lr_found=found is not None,
             tracking_run=run_of(trainer.loggers),
         )
@@ -138,6 +166,13 @@ class LightningForecaster:
             gradient_clip_val=opt.gradient_clip_val,
         )
 
+    def _base_rate(self) -> float:
+        """The first optimizer's starting rate (a user's module brings its own)."""
+        if not self._custom:
+            return self._options.optimisation.learning_rate
+        group = self._module.trainer.optimizers[0].param_groups[0]
+        return float(group.get("initial_lr", group["lr"]))
+
     @property
     def _net(self) -> WindowNetwork:
         net = self._module.architecture
@@ -163,8 +198,9 @@ class LightningForecaster:
         if len(inputs) == 0:
             cfg = self._network
             return Prediction.empty(cfg.future_steps, cfg.num_targets, cfg.quantiles)
-        if self._traced is None:  # once per trained model
-            self._traced = export.traced(Forecasting(self._net), torch.Size(inputs.shape[1:]))
+        if self._traced is None:  # once per trained model; a user's network runs as it is
+            module, window = self._inference_net(), torch.Size(inputs.shape[1:])
+            self._traced = module if self._custom else export.traced(module, window)
         net = self._traced
 
         def run(part: FloatArray) -> FloatArray:
@@ -175,23 +211,39 @@ class LightningForecaster:
         out = run_sliced(inputs, run, torch.get_num_threads())
         return Prediction.from_outputs(out, self._network.quantiles)
 
+    def _inference_net(self) -> nn.Module:
+        """What forecasting runs: windows [n, past, F] -> forecasts [n, future, T, Q]."""
+        if self._program is not None:
+            return custom.load_program(self._program)
+        if self._custom:
+            return custom.PointForecast(self._module.architecture).eval()
+        return Forecasting(self._net)
+
     def to_bytes(self) -> bytes:
+        if self._program is not None:
+            return checkpoint.save_program(self._network, self._program)
+        if self._custom:
+            program = custom.program_bytes(self._module.architecture, self._network)
+            return checkpoint.save_program(self._network, program)
         return checkpoint.save(self._network, self._net.state_dict())
 
     def to_onnx(self, int8: bool = False) -> bytes:
         """The network as ONNX; see export.to_onnx."""
-        return export.to_onnx(Forecasting(self._net), self._network, int8)
+        return export.to_onnx(self._inference_net(), self._network, int8)
 
     @classmethod
     def from_bytes(cls, data: bytes, origin: str = "model") -> "LightningForecaster":
         def restore(network: NetworkConfig, state: dict[str, Any]) -> "LightningForecaster":
             forecaster = cls(network, TrainingOptions())
             forecaster._net.load_state_dict(state)
+            forecaster._module.eval()
             return forecaster
 
-        forecaster = checkpoint.load(data, origin, restore)
-        forecaster._module.eval()
-        return forecaster
+        def restore_program(network: NetworkConfig, program: bytes) -> "LightningForecaster":
+            custom.load_program(program)  # a damaged program fails here, as ArtifactCorrupt
+            return cls(network, TrainingOptions(), program=program)
+
+        return checkpoint.load(data, origin, restore, restore_program)
 
 
 def _run_dir(checkpoint_dir: str | None, run_id: str | None, resume: bool) -> Path | None:
