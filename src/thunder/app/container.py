@@ -50,11 +50,14 @@ from thunder.domain.training import NetworkConfig, TrainingOptions
 
 
 def _lightning_forecaster(
-    network: NetworkConfig, options: TrainingOptions, layout: torch_cluster.Layout | None
+    network: NetworkConfig,
+    options: TrainingOptions,
+    layout: torch_cluster.Layout | None,
+    module: object | None = None,
 ) -> Forecaster:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
-    return LightningForecaster(network=network, options=options, layout=layout)
+    return LightningForecaster(network=network, options=options, layout=layout, module=module)
 
 
 def _load_torch_model(data: bytes, origin: str) -> InferenceModel:
