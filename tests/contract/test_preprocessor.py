@@ -96,3 +96,15 @@ def test_an_unfitted_preprocessor_neither_scales_nor_saves(kind: Kind) -> None:
 def test_bytes_that_are_no_preprocessor_are_refused_as_corrupt(kind: Kind, blob: bytes) -> None:
     with pytest.raises(ArtifactCorrupt, match=r"preprocessor\.json"):
         kind[1](blob, "preprocessor.json")
+
+
+@pytest.mark.parametrize("columns", [("a", "b", "c"), ("c", "a")])
+def test_its_affine_numbers_are_what_transform_applies(
+    kind: Kind, columns: tuple[str, ...]
+) -> None:
+    pre = _fitted(kind)
+    mean, scale = pre.affine(columns)
+    values = ROWS[:, [COLUMNS.index(c) for c in columns]]
+    np.testing.assert_allclose((values - mean) / scale, pre.transform(values, columns), atol=1e-4)
+    with pytest.raises(NotFitted):
+        kind[0](COLUMNS).affine(columns)

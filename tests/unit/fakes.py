@@ -174,6 +174,10 @@ class FakePreprocessor:
     def inverse_transform(self, values: FloatArray, columns: Sequence[str]) -> FloatArray:
         return (values + self._mean(columns)).astype(np.float32)
 
+    def affine(self, columns: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        mean = self._mean(columns).astype(np.float32)
+        return mean, np.ones_like(mean)
+
     def to_bytes(self) -> bytes:
         if not self.rows_fitted:
             raise NotFitted("the preprocessor has not been fitted")

@@ -36,6 +36,10 @@ class SklearnPreprocessor:
         mean, scale = self._params(columns)
         return np.asarray(values.astype(np.float64) * scale + mean, dtype=np.float32)
 
+    def affine(self, columns: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        mean, scale = self._params(columns)
+        return mean.astype(np.float32), scale.astype(np.float32)
+
     def _params(self, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """The fitted mean and scale of `columns`, in that order (the scaler's own arrays)."""
         if not hasattr(self._scaler, "scale_"):

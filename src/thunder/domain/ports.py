@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from thunder.domain.scoring.evaluation import ForecastReport
 from thunder.domain.tuning import Param, TrialOutcome
@@ -18,6 +18,7 @@ from thunder.domain.values import (
     FitResult,
     FloatArray,
     Prediction,
+    Scaling,
     WindowBatch,
 )
 
@@ -108,6 +109,10 @@ class Preprocessor(Protocol):
         """Undo `transform`: back to the data's own units."""
         ...
 
+    def affine(self, columns: Sequence[str]) -> tuple[FloatArray, FloatArray]:
+        """(mean, scale) of `columns`, in that order: transform(v) = (v - mean) / scale."""
+        ...
+
     def to_bytes(self) -> bytes: ...
 
 
@@ -116,6 +121,14 @@ class InferenceModel(Protocol):
     with quantile forecasts too when the model was trained for them. What serving needs."""
 
     def predict(self, x: FloatArray) -> Prediction: ...
+
+
+@runtime_checkable
+class ModuleSource(Protocol):
+    """A model that can hand out its trained network as a LightningModule (thunder's
+    ThunderModule) whose predictor scales raw windows and returns the data's units."""
+
+    def as_module(self, scaling: Scaling) -> object: ...
 
 
 class Forecaster(InferenceModel, Protocol):

@@ -198,6 +198,16 @@ def level_name(level: float) -> str:
 
 
 @dataclass(frozen=True)
+class Scaling:
+    """The fitted scaler as numbers: a column's scaled value is (value - mean) / scale."""
+
+    input_mean: tuple[float, ...]
+    input_scale: tuple[float, ...]
+    target_mean: tuple[float, ...]
+    target_scale: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class ArtifactSet:
     """One trained version's files, read together: never a mix of two runs."""
 

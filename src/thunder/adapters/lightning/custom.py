@@ -96,7 +96,21 @@ def program_bytes(architecture: nn.Module, network: NetworkConfig) -> bytes:
     return buf.getvalue()
 
 
+class Program(nn.Module):
+    """A published user's network as a module: [B, past, F] -> [B, future, T, 1], on the CPU.
+
+    The exported program is held outside the module tree because it refuses train() and
+    eval(), which Lightning calls on every module it runs."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        self.__dict__["_program"] = torch.export.load(io.BytesIO(data)).module()
+
+    def forward(self, x: Tensor) -> Tensor:
+        out: Tensor = self.__dict__["_program"](x)
+        return out
+
+
 def load_program(data: bytes) -> nn.Module:
     """The published network, runnable without its class."""
-    module: nn.Module = torch.export.load(io.BytesIO(data)).module()
-    return module
+    return Program(data)

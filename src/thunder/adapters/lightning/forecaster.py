@@ -24,9 +24,10 @@ from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.lr_finder import find_learning_rate
 from thunder.adapters.lightning.module import ThunderModule
 from thunder.adapters.lightning.networks.base import Forecasting, WindowNetwork
-from thunder.adapters.lightning.networks.losses import loss_for
+from thunder.adapters.lightning.networks.losses import forecast_loss, loss_for
 from thunder.adapters.lightning.networks.zoo import build
 from thunder.adapters.lightning.optim import adamw, schedule
+from thunder.adapters.lightning.predictors import Standardised
 from thunder.adapters.lightning.trainer import (
     RunLayout,
     build_trainer,
@@ -38,7 +39,7 @@ from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
 from thunder.domain.training import NetworkConfig, TrainingOptions
-from thunder.domain.values import FitResult, FloatArray, Prediction
+from thunder.domain.values import FitResult, FloatArray, Prediction, Scaling
 
 
 class LightningForecaster:
@@ -210,6 +211,24 @@ class LightningForecaster:
 
         out = run_sliced(inputs, run, torch.get_num_threads())
         return Prediction.from_outputs(out, self._network.quantiles)
+
+    def as_module(self, scaling: Scaling) -> ThunderModule:
+        """The trained network in a ThunderModule whose predictor takes raw windows and returns
+        forecasts [B, future, T, Q] in the data's units (trainer.predict, from a notebook)."""
+        x_mean, x_scale = scaling.input_mean, scaling.input_scale
+        y_mean, y_scale = scaling.target_mean, scaling.target_scale
+        if self._program is not None or self._custom:
+            arch = self._inference_net()  # [B, past, F] -> [B, future, T, 1]
+            predictor = Standardised(x_mean, x_scale, y_mean, y_scale)
+        else:
+            arch = net = self._net
+
+            def head(y: torch.Tensor) -> torch.Tensor:  # levels ascending, as served forecasts
+                return net.forecast_from(y).sort(dim=-1).values  # [B, future, T, Q]
+
+            predictor = Standardised(x_mean, x_scale, y_mean, y_scale, head=head)
+        criterion = forecast_loss(self._network.quantiles)
+        return ThunderModule(arch, criterion, predictor=predictor).eval()
 
     def _inference_net(self) -> nn.Module:
         """What forecasting runs: windows [n, past, F] -> forecasts [n, future, T, Q]."""

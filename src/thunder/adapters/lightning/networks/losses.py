@@ -1,6 +1,6 @@
 """Training losses over the architectures' distribution parameters [..., P] (plain torch)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -37,8 +37,13 @@ def loss_for(net: WindowNetwork) -> Loss:
     """The loss that trains `net`'s head: Gaussian NLL, pinball over the levels, or MSE."""
     if net.gaussian:
         return gaussian_nll
-    if net.cfg.quantiles:
-        levels = torch.tensor(net.cfg.quantiles)
+    return forecast_loss(net.cfg.quantiles)
+
+
+def forecast_loss(quantiles: Sequence[float]) -> Loss:
+    """The loss of forecasts [..., Q]: pinball over the quantile levels, or MSE of the point."""
+    if quantiles:
+        levels = torch.tensor(tuple(quantiles))
 
         def pinball(pred: Tensor, y: Tensor) -> Tensor:
             return pinball_loss(pred, y, levels.to(pred.device))
