@@ -176,7 +176,10 @@ class ThunderModule(pl.LightningModule):
             self._means[key] = MeanMetric().to(self.device)
         mean = self._means[key]
         assert isinstance(mean, MeanMetric)
-        mean.update(torch.as_tensor(value, dtype=torch.float32), weight=n)
+        # always in inference mode: trainer.validate() runs in it and leaves inference tensors
+        # in the state, which fit's validation (run under no_grad) could not update in place
+        with torch.inference_mode():
+            mean.update(torch.as_tensor(value, dtype=torch.float32), weight=n)
         label, attribute = f"{stage}_{name}", f"_means.{key}"
         self.log(label, mean, prog_bar=name == "loss", on_epoch=True, metric_attribute=attribute)
 
@@ -267,7 +270,9 @@ def _config(s: Scheduler, opt: Optimizer) -> Any:
     """Lightning's scheduler dict: a policy's own interval, a plateau's monitored val_loss."""
     if isinstance(s, Mapping):
         inner = s["scheduler"]
-        return {**s, "scheduler": inner.bind(opt) if _unbound(inner) else inner}
+        # a policy's own interval unless the dict names one (Lightning would default to epoch)
+        own = {"interval": inner.interval} if isinstance(inner, Unbound) else {}
+        return {**own, **s, "scheduler": inner.bind(opt) if _unbound(inner) else inner}
     scheduler = s.bind(opt) if _unbound(s) else s  # type: ignore[union-attr]
     config: dict[str, Any] = {"scheduler": scheduler, "interval": getattr(s, "interval", "epoch")}
     if isinstance(scheduler, ReduceLROnPlateau):

@@ -13,6 +13,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
+from thunder.domain.errors import ConfigError
+
 
 @runtime_checkable
 class Predictor(Protocol):
@@ -55,7 +57,9 @@ class Standardised:
         head: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if len(input_mean) != len(input_scale) or len(target_mean) != len(target_scale):
-            raise ValueError("each mean needs a scale of the same length")
+            raise ConfigError(
+                "Standardised: each mean needs a scale of the same length", field="scale"
+            )
         self._x = torch.tensor(input_mean), torch.tensor(input_scale)  # [F] each
         self._y = torch.tensor(target_mean), torch.tensor(target_scale)  # [T] each
         self._head = head
