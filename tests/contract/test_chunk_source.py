@@ -1,4 +1,5 @@
-"""ChunkSource: the in-memory fake, the CSV reader and the Parquet reader read one table alike."""
+"""ChunkSource: the in-memory fake, the CSV and Parquet readers and the DataFrame sources (one
+frame, a list of frames, a one-shot generator of them) read one table alike."""
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 from tests.unit.fakes import FakeChunkSource
 from thunder.adapters.sources.csv_chunks import CsvChunkSource
+from thunder.adapters.sources.frames import open_frames
 from thunder.adapters.sources.parquet_chunks import ParquetChunkSource
 from thunder.domain.errors import DataError, MissingColumn
 from thunder.domain.ports import ChunkSource
@@ -61,7 +63,41 @@ def _parquet(tmp: Path) -> Open:
     return open_
 
 
-@pytest.fixture(params=[_fake, _csv, _parquet], ids=["fake", "csv", "parquet"])
+def _frame(tmp: Path) -> Open:
+    def open_(table: Mapping[str, Sequence[object]], size: int) -> ChunkSource:
+        frame = pd.DataFrame(table)
+        frame["date"] = pd.to_datetime(frame["date"])  # typed, as a notebook's frame often is
+        return open_frames(frame, size, "DataFrame", tmp)
+
+    return open_
+
+
+def _pieces(table: Mapping[str, Sequence[object]]) -> list[pd.DataFrame]:
+    """The table cut into frames of 2, 3 and the rest rows (the last may be empty)."""
+    frame = pd.DataFrame(table)
+    return [frame.iloc[:2], frame.iloc[2:5], frame.iloc[5:]]
+
+
+def _frame_list(tmp: Path) -> Open:
+    def open_(table: Mapping[str, Sequence[object]], size: int) -> ChunkSource:
+        return open_frames(_pieces(table), size, "DataFrames", tmp)
+
+    return open_
+
+
+def _frame_stream(tmp: Path) -> Open:
+    def open_(table: Mapping[str, Sequence[object]], size: int) -> ChunkSource:
+        spill = tmp / f"spill{len(list(tmp.iterdir()))}"
+        spill.mkdir()
+        return open_frames(iter(_pieces(table)), size, "DataFrames", spill)
+
+    return open_
+
+
+@pytest.fixture(
+    params=[_fake, _csv, _parquet, _frame, _frame_list, _frame_stream],
+    ids=["fake", "csv", "parquet", "frame", "frame-list", "frame-stream"],
+)
 def open_source(request: pytest.FixtureRequest, tmp_path: Path) -> Open:
     maker: Callable[[Path], Open] = request.param
     return maker(tmp_path)

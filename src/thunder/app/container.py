@@ -16,6 +16,7 @@ from thunder.adapters.filesystem_store import FilesystemArtifactStore
 from thunder.adapters.output_dirs import check_writable
 from thunder.adapters.reports.html import report_writer
 from thunder.adapters.sources.by_suffix import open_source
+from thunder.adapters.sources.frames import open_frames
 from thunder.adapters.tqdm_progress import TqdmProgress
 from thunder.app import paths
 from thunder.app.coordination import Ranks
@@ -128,6 +129,9 @@ class Container(containers.DeclarativeContainer):
 
     # data in: called with path= and chunk_size= (`--size`)
     chunk_source: providers.Provider[ChunkSource] = providers.Factory(open_source)
+    # data in from Python: called with frames= (pandas DataFrames), chunk_size=, name= and
+    # spill_dir= (where a one-shot iterable of frames is written once, to be read each pass)
+    frame_source: providers.Provider[ChunkSource] = providers.Factory(open_frames)
     # called with (shown, rows per chunk)
     progress_reporter: providers.Provider[Progress] = providers.Factory(TqdmProgress)
     # called with (directory, rows per chunk it reads back)

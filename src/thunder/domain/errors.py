@@ -20,6 +20,13 @@ class ConfigError(ThunderError):
     code = "invalid_config"
 
 
+class InvalidArgument(ThunderError):
+    """A Python API call given a value of the wrong kind (a number where a path or a DataFrame
+    belongs): said at the call, not as a TypeError deep inside."""
+
+    code = "invalid_argument"
+
+
 class DataError(ThunderError):
     code = "invalid_data"
 
