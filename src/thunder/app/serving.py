@@ -162,9 +162,10 @@ class LoadModel:
         self._models = _in_order(settings, torch_loader, onnx_loader, onnx_runtime)
         self._load_preprocessor = preprocessor_loader
 
-    def __call__(self) -> ServedModel:
+    def __call__(self, version: str | None = None) -> ServedModel:
+        """The current version, or the kept `version` named (ArtifactNotFound when it is not)."""
         s = self._settings
-        arts, model_file, load_model = self._first_present()
+        arts, model_file, load_model = self._first_present(version)
         card = read_card(arts.files[paths.card_path(s)], paths.card_path(s))
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
@@ -175,11 +176,12 @@ class LoadModel:
         model = load_model(arts.files[model_file], model_file)
         return ServedModel(model, pre, card, arts.version, Path(model_file).name)
 
-    def _first_present(self) -> tuple[ArtifactSet, str, ModelLoader]:
+    def _first_present(self, version: str | None) -> tuple[ArtifactSet, str, ModelLoader]:
         s = self._settings
         for n, (model_file, load_model) in enumerate(self._models):
             try:
-                arts = self._store.load([paths.card_path(s), s.preprocessor_path, model_file])
+                wanted = [paths.card_path(s), s.preprocessor_path, model_file]
+                arts = self._store.load(wanted, version)
                 return arts, model_file, load_model
             except ArtifactNotFound as e:
                 if e.field != Path(model_file).name:  # not the model file: the card, say
