@@ -6,8 +6,12 @@ import json
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 import thunder
 from tests.conftest import DEMO_CSV, ROOT, flat, small_config
@@ -117,3 +121,74 @@ def _same_rows(frame: pd.DataFrame, rows: list[dict[str, object]]) -> None:
     assert [list(r) for r in ours] == [list(r) for r in rows]
     for mine, theirs in zip(ours, rows, strict=True):
         assert mine == pytest.approx(theirs, rel=1e-6)
+
+
+class Linear(torch.nn.Module):
+    """A researcher's own network: one linear map from the window to the horizon."""
+
+    def __init__(self, past: int, features: int, future: int, targets: int) -> None:
+        super().__init__()
+        self.shape = (future, targets)
+        self.map = torch.nn.Linear(past * features, future * targets)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.map(x.flatten(1))  # [B, past * F] -> [B, future * T]
+        return out.view(-1, *self.shape)  # [B, future, T]
+
+
+def test_a_custom_architecture_trains_out_of_core_and_is_served_without_its_class(
+    tmp_path: Path,
+) -> None:
+    work = workspace(tmp_path / "custom")
+    cfg = thunder.load_config(work.config)
+    window, columns = cfg.window, cfg.columns(None)
+    net = Linear(window.past_steps, len(columns.inputs), window.future_steps, len(columns.targets))
+    module = thunder.ThunderModule(
+        net, torch.nn.L1Loss(), optimizer=torch.optim.Adam(net.parameters(), lr=1e-2)
+    )
+    epochs: list[int] = []
+
+    class Epochs(pl.Callback):
+        def on_train_epoch_end(self, trainer: pl.Trainer, _: pl.LightningModule) -> None:
+            epochs.append(trainer.current_epoch)
+
+    # 1462 rows read 200 at a time: the file never sits in memory whole
+    run = thunder.train(DEMO_CSV, cfg, chunk_size=200, module=module, callbacks=[Epochs()])
+    assert run.report.data.rows == 1462 and epochs == [0]
+    assert run.report.test is not None and run.report.test.model["meantemp"]["mae"] > 0
+
+    model = run.load()
+    forecast = model.predict(HISTORY)
+    del Linear.forward  # the server and thunder.load run the saved program, not this class
+    try:
+        again = thunder.load(cfg).predict(HISTORY)
+    finally:
+        Linear.forward = _linear_forward  # type: ignore[method-assign]
+    pd.testing.assert_frame_equal(again, forecast)
+    proc, url = start_serve(work, tmp_path / "serve.log")
+    try:
+        wait_http(url + "/", proc)
+        answer = httpx.post(url + "/predict", json={"data": HISTORY.to_dict("records")}, timeout=10)
+        assert answer.status_code == 200, answer.text
+    finally:
+        stop(proc)
+    _same_rows(forecast, answer.json()["predictions"])
+
+
+_linear_forward = Linear.forward
+
+
+def test_a_loaded_models_lightning_module_predicts_in_the_datas_units(
+    from_python: tuple[Workspace, "thunder.TrainingRun"],
+) -> None:
+    _, run = from_python
+    model = run.load()
+    cols, past = model.columns, model.window.past_steps
+    window = torch.tensor(HISTORY[list(cols.inputs)].tail(past).to_numpy(), dtype=torch.float32)
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    loader = DataLoader(TensorDataset(window[None]))  # one window, in the data's units
+    (out,) = trainer.predict(model.module(), loader)  # type: ignore[misc]
+    assert out.shape == (1, 12, 1, 1)
+    np.testing.assert_allclose(
+        out[0, :, 0, 0].numpy(), model.predict(HISTORY)["meantemp"], rtol=1e-4
+    )

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dependency_injector import providers
 
 import thunder
 from tests.unit.conftest import climate_like
@@ -155,3 +156,27 @@ def test_the_run_loads_the_version_it_published(container: Container) -> None:
     model = first.load()
     assert model.version == first.version
     assert model.card.data["sha256"] == first.report.data.sha256
+
+
+def test_a_users_module_and_callbacks_reach_the_forecaster(
+    container: Container, settings: Settings
+) -> None:
+    from tests.unit.fakes import FakeForecaster
+
+    made: list[FakeForecaster] = []
+
+    def forecaster(**kwargs: Any) -> FakeForecaster:
+        made.append(FakeForecaster((0,), settings.window.future_steps, **kwargs))
+        return made[-1]
+
+    module, callback = object(), object()
+    with container.forecaster.override(providers.Factory(forecaster)):
+        train_with(container, demo_frame(), chunk_size=40, module=module, callbacks=[callback])  # type: ignore[arg-type,list-item]
+    assert made[0].module is module
+    assert made[0].options is not None and made[0].options.callbacks == (callback,)
+    assert made[0].network is not None and made[0].network.architecture == "custom"
+
+
+def test_callbacks_must_be_a_list(container: Container) -> None:
+    with pytest.raises(InvalidArgument, match="callbacks must be a list"):
+        train_with(container, demo_frame(), chunk_size=40, callbacks="early")  # type: ignore[arg-type]

@@ -10,15 +10,16 @@ import numpy as np
 from thunder.app import paths
 from thunder.app.settings import Settings
 from thunder.domain.data.history import History, future_timestamps, model_inputs
-from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, InvalidHistory
+from thunder.domain.errors import ArtifactCorrupt, ArtifactNotFound, ConfigError, InvalidHistory
 from thunder.domain.ports import (
     ArtifactStore,
     InferenceModel,
     ModelLoader,
+    ModuleSource,
     Preprocessor,
     PreprocessorLoader,
 )
-from thunder.domain.values import ArtifactSet, ModelCard, Prediction, level_name
+from thunder.domain.values import ArtifactSet, ModelCard, Prediction, Scaling, level_name
 
 
 class ServedModel:
@@ -48,6 +49,29 @@ class ServedModel:
     @property
     def preprocessor(self) -> Preprocessor:
         return self._preprocessor
+
+    def module(self) -> object:
+        """The network as a ThunderModule whose predictor is this version's scaler: windows of
+        the input columns [B, past, inputs] in the data's units in, forecasts [B, future,
+        targets, Q] in the data's units out (ConfigError for a backend that has no network)."""
+        if not isinstance(self._model, ModuleSource):
+            raise ConfigError(
+                f"{self.model_file}: this backend runs no torch network; load the version with "
+                f"serving_config.backend 'torch' to get its LightningModule",
+                field="serving_config.backend",
+            )
+        cols = self.card.columns
+        (x_mean, x_scale), (y_mean, y_scale) = (
+            self._preprocessor.affine(cols.inputs),
+            self._preprocessor.affine(cols.targets),
+        )
+        scaling = Scaling(
+            tuple(map(float, x_mean)),
+            tuple(map(float, x_scale)),
+            tuple(map(float, y_mean)),
+            tuple(map(float, y_scale)),
+        )
+        return self._model.as_module(scaling)
 
     def warm_up(self, passes: int = 3) -> None:
         """Forward passes on a dummy window, so real requests pay no lazy set-up: the first
@@ -160,12 +184,15 @@ class LoadModel:
         self._settings = settings
         self._store = store
         self._models = _in_order(settings, torch_loader, onnx_loader, onnx_runtime)
+        self._weights = [(settings.model_path, torch_loader)]
         self._load_preprocessor = preprocessor_loader
 
-    def __call__(self, version: str | None = None) -> ServedModel:
-        """The current version, or the kept `version` named (ArtifactNotFound when it is not)."""
+    def __call__(self, version: str | None = None, *, weights: bool = False) -> ServedModel:
+        """The current version, or the kept `version` named (ArtifactNotFound when it is not).
+        `weights`: its torch weights whatever the backend (what ServedModel.module needs)."""
         s = self._settings
-        arts, model_file, load_model = self._first_present(version)
+        models = self._weights if weights else self._models
+        arts, model_file, load_model = self._first_present(version, models)
         card = read_card(arts.files[paths.card_path(s)], paths.card_path(s))
         pre = self._load_preprocessor(arts.files[s.preprocessor_path], s.preprocessor_path)
         if tuple(pre.columns) != card.columns.scaled:
@@ -176,9 +203,11 @@ class LoadModel:
         model = load_model(arts.files[model_file], model_file)
         return ServedModel(model, pre, card, arts.version, Path(model_file).name)
 
-    def _first_present(self, version: str | None) -> tuple[ArtifactSet, str, ModelLoader]:
+    def _first_present(
+        self, version: str | None, models: list[tuple[str, ModelLoader]]
+    ) -> tuple[ArtifactSet, str, ModelLoader]:
         s = self._settings
-        for n, (model_file, load_model) in enumerate(self._models):
+        for n, (model_file, load_model) in enumerate(models):
             try:
                 wanted = [paths.card_path(s), s.preprocessor_path, model_file]
                 arts = self._store.load(wanted, version)
@@ -186,7 +215,7 @@ class LoadModel:
             except ArtifactNotFound as e:
                 if e.field != Path(model_file).name:  # not the model file: the card, say
                     raise
-                if n + 1 < len(self._models):
+                if n + 1 < len(models):
                     continue  # the version has no such file: the next kind of model
                 if model_file != s.model_path:
                     raise ArtifactNotFound(

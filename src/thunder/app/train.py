@@ -70,16 +70,17 @@ class TrainFromChunks:
         after the fit: the report has no test scores, and nothing is published. `module` (a
         user's ThunderModule) trains instead of model_config's network; `callbacks` join the
         run's own (both from the Python API)."""
-        shown = self._new_progress(progress, source.chunk_rows)
-        prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
         s = self._settings
         network = network_config(s)
         options = training_options(s, progress, find_lr, on_epoch)
+        # built first: a user's module that does not fit the windows fails before any data pass
         forecaster = self._new_forecaster(
             network=replace(network, architecture=CUSTOM) if module is not None else network,
             options=replace(options, callbacks=tuple(callbacks)),
             module=module,
         )
+        shown = self._new_progress(progress, source.chunk_rows)
+        prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
         fit = self._fit(forecaster, prep, resume)
         report = RunReport(_data(source, prep), self._train(prep, fit), prep.naive_mae)
         if validate_only:  # the search scores the val loss; the test split stays unseen

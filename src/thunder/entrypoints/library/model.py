@@ -6,7 +6,7 @@ through ServedModel.batch, the path /predict runs: the same history gives the sa
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 
@@ -25,6 +25,9 @@ from thunder.entrypoints.library.frames import (
     history_of,
 )
 from thunder.entrypoints.library.sources import source_of
+
+if TYPE_CHECKING:
+    import pytorch_lightning as pl
 
 Key = TypeVar("Key")
 EVALUATE_CHUNK_SIZE = 10_000  # `thunder evaluate --size`'s default
@@ -61,6 +64,18 @@ class TrainedModel:
             f"TrainedModel(version={self.version!r}, targets={list(self.columns.targets)}, "
             f"past_steps={w.past_steps}, future_steps={w.future_steps})"
         )
+
+    def module(self) -> "pl.LightningModule":
+        """The trained network as a `thunder.ThunderModule`, for Lightning's own loops
+        (`trainer.predict`, `trainer.test`, fine-tuning). Its predictor is this version's
+        scaler, so it reads windows [batch, past_steps, len(columns.inputs)] in the data's
+        units, the columns in `columns.inputs` order, and `predict_step` returns forecasts
+        [batch, future_steps, len(columns.targets), quantiles] in the data's units.
+
+        The torch weights are read even where `predict` runs the ONNX export.
+        """
+        served = self._container.load_model()(self.version, weights=True)
+        return served.module()  # type: ignore[return-value]
 
     def predict(self, history: pd.DataFrame) -> pd.DataFrame:
         """Forecast the next `future_steps` rows after `history`, in the data's own units.

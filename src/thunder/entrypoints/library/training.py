@@ -1,17 +1,21 @@
 """`thunder.train`: `thunder chunk` from Python. The same use case (TrainFromChunks) publishes
 the same files as one version, atomically; nothing is printed unless progress is asked for."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from thunder.app.container import Container
 from thunder.app.report import RunReport
+from thunder.domain.errors import InvalidArgument
 from thunder.entrypoints.bootstrap import bootstrap
 from thunder.entrypoints.library.config import ConfigLike, positive, settings_of
 from thunder.entrypoints.library.frames import TrainingData
 from thunder.entrypoints.library.sources import source_of
 
 if TYPE_CHECKING:
+    import pytorch_lightning as pl
+
     from thunder.entrypoints.library.model import TrainedModel
 
 DEFAULT_CHUNK_SIZE = 10_000
@@ -51,6 +55,8 @@ def train(
     progress: bool = False,
     resume: bool = False,
     find_lr: bool = False,
+    module: "pl.LightningModule | None" = None,
+    callbacks: "Sequence[pl.Callback]" = (),
 ) -> TrainingRun:
     """Train a model, score it on the test split and publish it as a new version, exactly as
     `thunder chunk` does: the same files, the same atomic publish, the same report.
@@ -69,6 +75,14 @@ def train(
         resume: continue an interrupted run of the same data and config from its last epoch
             checkpoint (NothingToResume when there is none).
         find_lr: run the learning-rate range test first and train with its suggestion.
+        module: a `thunder.ThunderModule` to train instead of the network model_config names.
+            Its architecture reads scaled windows [batch, past_steps, num_features] and returns
+            [batch, future_steps, num_targets] (checked on one dummy batch before any data is
+            read); its criterion, optimizers and schedulers are used as given. The published
+            version keeps the trained network as a torch.export program, so `thunder serve`
+            and `thunder.load` forecast without your class.
+        callbacks: Lightning callbacks added to the run's own (early stopping, the best
+            epoch's weights, checkpoints for `resume`).
 
     Returns:
         The run: `.report` (a RunReport), `.version`, and `.load()` for the published model.
@@ -79,7 +93,14 @@ def train(
     """
     container = bootstrap(settings=settings_of(config))
     return train_with(
-        container, data, chunk_size=chunk_size, progress=progress, resume=resume, find_lr=find_lr
+        container,
+        data,
+        chunk_size=chunk_size,
+        progress=progress,
+        resume=resume,
+        find_lr=find_lr,
+        module=module,
+        callbacks=callbacks,
     )
 
 
@@ -91,6 +112,8 @@ def train_with(
     progress: bool = False,
     resume: bool = False,
     find_lr: bool = False,
+    module: "pl.LightningModule | None" = None,
+    callbacks: "Sequence[pl.Callback]" = (),
 ) -> TrainingRun:
     """`train` with a container already built (bootstrap's, or a test's with fakes)."""
     positive(chunk_size, "chunk_size")
@@ -101,6 +124,20 @@ def train_with(
         # and nothing is launched: this process trains
         container.launch_ranks(command=[], one_process_only=ONE_PROCESS)
         report = container.train_from_chunks()(
-            source, resume=resume, find_lr=find_lr, progress=progress
+            source,
+            resume=resume,
+            find_lr=find_lr,
+            progress=progress,
+            module=module,
+            callbacks=_listed(callbacks),
         )
     return TrainingRun(report, container)
+
+
+def _listed(callbacks: "Sequence[pl.Callback]") -> "list[pl.Callback]":
+    if isinstance(callbacks, str | bytes) or not isinstance(callbacks, Sequence):
+        raise InvalidArgument(
+            f"callbacks must be a list of Lightning callbacks, got {type(callbacks).__name__}",
+            field="callbacks",
+        )
+    return list(callbacks)
