@@ -158,6 +158,8 @@ def test_a_custom_architecture_trains_out_of_core_and_is_served_without_its_clas
     assert run.report.test is not None and run.report.test.model["meantemp"]["mae"] > 0
 
     model = run.load()
+    architecture = model.card.config["model_config"]["architecture"]
+    assert architecture == "custom: tests.integration.test_python_api.Linear"
     forecast = model.predict(HISTORY)
     del Linear.forward  # the server and thunder.load run the saved program, not this class
     try:

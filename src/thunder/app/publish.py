@@ -46,10 +46,13 @@ class PublishRun:
         columns: Columns,
         evaluation: Evaluation,
         tracking_run: str | None,
+        network: str | None = None,
     ) -> RunReport:
-        """`files`: the model's and the preprocessor's bytes by path; the card joins them."""
+        """`files`: the model's and the preprocessor's bytes by path; the card joins them.
+        `network`: what trained, when not the network model_config names (a user's module),
+        written on the card as model_config.architecture."""
         s = self._settings
-        files = {**files, paths.card_path(s): _card(s, columns, report)}
+        files = {**files, paths.card_path(s): _card(s, columns, report, network)}
         onnx = self._export_onnx(files[s.model_path])
         if onnx is not None:
             files[paths.onnx_path(s)] = onnx
@@ -121,11 +124,14 @@ class PublishRun:
         return ReportFiles(self._report_dir, files, self._reports.plots)
 
 
-def _card(settings: Settings, columns: Columns, report: RunReport) -> bytes:
+def _card(settings: Settings, columns: Columns, report: RunReport, network: str | None) -> bytes:
+    config = settings.shareable()
+    if network is not None:
+        config["model_config"]["architecture"] = network
     card = ModelCard(
         columns=columns,
         window=settings.window,
-        config=settings.shareable(),
+        config=config,
         metrics=report.card_metrics(),
         data=report.as_dict()["data"],
         versions=_versions(),

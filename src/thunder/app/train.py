@@ -94,7 +94,10 @@ class TrainFromChunks:
             self._settings.model_path: forecaster.to_bytes(),
             self._settings.preprocessor_path: prep.preprocessor.to_bytes(),
         }
-        report = self._publish(report, files, prep.columns, scored.evaluation, fit.tracking_run)
+        custom = _described(module) if module is not None else None
+        report = self._publish(
+            report, files, prep.columns, scored.evaluation, fit.tracking_run, custom
+        )
         self._ranks.broadcast(report)
         return report
 
@@ -187,3 +190,9 @@ def _test(prep: Prepared, scored: Scored, windows: int) -> TestSummary:
         coverage=metrics.get("coverage"),
         season_length=prep.season,
     )
+
+
+def _described(module: object) -> str:
+    """A user's network on the model card: 'custom: package.module.Class' of its architecture."""
+    net = type(getattr(module, "architecture", module))
+    return f"{CUSTOM}: {net.__module__}.{net.__qualname__}"
