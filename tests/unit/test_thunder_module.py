@@ -631,3 +631,16 @@ def test_the_state_dict_holds_the_architecture_weights_only_even_after_validatio
     fresh = module_with_metrics(linear(seed=1))
     fresh.load_state_dict(module.state_dict())  # strict: nothing missing, nothing extra
     assert torch.equal(fresh.architecture.weight, arch.weight)
+
+
+def test_a_torchmetrics_metric_moves_with_the_module_and_stays_out_of_the_state_dict() -> None:
+    from torchmetrics import MeanAbsoluteError
+
+    net = nn.Linear(3, 1)
+    metric = MeanAbsoluteError()
+    module = ThunderModule(
+        net, nn.MSELoss(), optimizer=torch.optim.SGD(net.parameters(), 0.1), metrics={"mae": metric}
+    )
+    module.to("meta")  # stands in for an accelerator on this CPU-only machine
+    assert metric.device == torch.device("meta")
+    assert set(module.state_dict()) == {"architecture.weight", "architecture.bias"}

@@ -73,6 +73,10 @@ class ThunderModule(pl.LightningModule):
         self.criterion = criterion
         self.predictor: Predictor = predictor if predictor is not None else Identity()
         self.metrics = dict(metrics or {})
+        # metrics that are modules (torchmetrics) move with the module to its device
+        self._metric_modules = nn.ModuleList(
+            m for m in self.metrics.values() if isinstance(m, nn.Module)
+        )
         self.gradient_clip_val = gradient_clip_val
         self._schedulers = _as_list(lr_scheduler, "lr_scheduler")
         self._optimizers = _as_list(optimizer, "optimizer") or _optimizers_of(self._schedulers)
