@@ -21,4 +21,8 @@ echo "== ruff";          ruff check src tests benchmarks && ruff format --check 
 echo "== mypy --strict"; mypy
 echo "== import-linter"; lint-imports
 echo "== pip-audit";     python scripts/audit.py  # see docs/operations.md (Dependency audit)
+# the docs site (docs/ + the API reference from the docstrings) into site/: a broken link, a
+# missing page or an object mkdocstrings cannot resolve fails the build (mkdocs.yml: strict).
+# Not --quiet: it hides the warnings from strict mode too, and a broken link would pass
+echo "== mkdocs";        NO_MKDOCS_2_WARNING=1 mkdocs build --strict
 echo "== pytest";        python -m pytest "$@"
