@@ -65,7 +65,7 @@ class ThunderModule(pl.LightningModule):
         scheduler dict ({"scheduler", "interval", "monitor", ...}), or a list of them (one per
         optimizer, or all on the one optimizer). `predictor` (default identity) runs around the
         network at validation, test and predict. `metrics`: name -> callable(prediction, target),
-        logged as <stage>_<name>. `gradient_clip_val`: the norm each optimizer's gradients are
+        logged as `<stage>_<name>`. `gradient_clip_val`: the norm each optimizer's gradients are
         clipped to under manual optimization (automatic optimization clips in the Trainer)."""
         super().__init__()
         _check(architecture, criterion, predictor, metrics)
@@ -113,7 +113,7 @@ class ThunderModule(pl.LightningModule):
 
     def inference_step(self, batch: Any, stage: str, dataloader_idx: int = 0) -> Tensor:
         """The predictor around the forward pass; with a target (and outside predict), the
-        criterion and each metric logged as <stage>_loss and <stage>_<name>."""
+        criterion and each metric logged as `<stage>_loss` and `<stage>_<name>`."""
         x, y = _inputs_and_target(batch)
         prediction = self.predictor.invert(self(self.predictor.prepare(x).to(self.device)))
         if y is None or stage == "predict":  # Lightning logs nothing from predict_step

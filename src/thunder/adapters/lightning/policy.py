@@ -113,7 +113,7 @@ class Switch(Policy):
 
 class Multiply(Policy):
     """Step decay: lr(t) = base * (product of mapping[k] for every key k <= t), so
-    {10: 0.1, 20: 0.1} gives base, base*0.1 from 10, base*0.01 from 20."""
+    `{10: 0.1, 20: 0.1}` gives `base`, `base * 0.1` from 10, `base * 0.01` from 20."""
 
     def __init__(self, mapping: Mapping[int, float], *, interval: str = "epoch") -> None:
         super().__init__(interval=interval)

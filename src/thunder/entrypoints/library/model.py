@@ -132,7 +132,7 @@ class TrainedModel:
     ) -> Evaluated:
         """Score this version on `data` as `thunder evaluate` does: every window, next to the
         naive baselines, per target and horizon step; write metrics.json, the figures and
-        index.html to `out` (default: reports/<data name>/ beside the model).
+        index.html to `out` (default: `reports/<data name>/` beside the model).
 
         Args:
             data: a CSV or Parquet path, a DataFrame or an iterable of them (as `train`).
