@@ -9,7 +9,7 @@ from torch import nn
 
 from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.module import ThunderModule
-from thunder.domain.errors import ArtifactCorrupt, ConfigError
+from thunder.domain.errors import ArtifactCorrupt, ConfigError, InvalidArgument
 from thunder.domain.training import CUSTOM, NetworkConfig, TrainingOptions
 from thunder.domain.values import WindowBatch
 
@@ -54,7 +54,7 @@ def test_an_architecture_that_fails_on_the_window_shape_says_so() -> None:
 
 
 def test_only_a_thunder_module_is_accepted() -> None:
-    with pytest.raises(ConfigError, match=r"module must be a thunder\.ThunderModule"):
+    with pytest.raises(InvalidArgument, match=r"module must be a thunder\.ThunderModule"):
         LightningForecaster(NET, TrainingOptions(), module=Flat())
 
 
@@ -97,7 +97,9 @@ def test_user_callbacks_run_and_a_non_callback_is_refused() -> None:
     LightningForecaster(NET, options, module=module()).fit(windows(64, 0), [], train_windows=64)
     assert Count.epochs == 3
     bad = TrainingOptions(epochs=1, batch_size=32, callbacks=(object(),))
-    with pytest.raises(ConfigError, match=r"callbacks\[0\] must be a pytorch_lightning Callback"):
+    with pytest.raises(
+        InvalidArgument, match=r"callbacks\[0\] must be a pytorch_lightning Callback"
+    ):
         LightningForecaster(NET, bad, module=module()).fit(windows(64, 0), [])
 
 

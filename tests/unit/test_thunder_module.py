@@ -18,7 +18,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau, StepLR
 from torch.utils.data import DataLoader, TensorDataset
 
 from thunder.adapters.lightning.module import ThunderModule
-from thunder.domain.errors import ConfigError
+from thunder.domain.errors import ConfigError, InvalidArgument
 from thunder.policy import Cosine, Multiply, Policy, Switch, WarmUp
 from thunder.predict import Identity, Predictor, Standardised
 
@@ -592,8 +592,10 @@ def build(field: str, value: Any) -> ThunderModule:
         "metric",
     ],
 )
-def test_a_wrong_argument_is_a_config_error_naming_it(field: str, value: Any, named: str) -> None:
-    with pytest.raises(ConfigError, match=named.split(".")[-1]) as caught:
+def test_a_wrong_argument_is_an_invalid_argument_naming_it(
+    field: str, value: Any, named: str
+) -> None:
+    with pytest.raises(InvalidArgument, match=named.split(".")[-1]) as caught:
         build(field, value)
     assert caught.value.field == named
 

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from thunder.adapters.lightning.module import ThunderModule
 from thunder.adapters.messages import first_line
-from thunder.domain.errors import ConfigError
+from thunder.domain.errors import ConfigError, InvalidArgument
 from thunder.domain.training import NetworkConfig
 
 
@@ -37,7 +37,7 @@ def checked_module(module: object, network: NetworkConfig) -> ThunderModule:
     """`module` if it is a ThunderModule whose architecture maps thunder's windows to the
     forecast shape; ConfigError naming both shapes otherwise."""
     if not isinstance(module, ThunderModule):
-        raise ConfigError(
+        raise InvalidArgument(
             f"module must be a thunder.ThunderModule, got {type(module).__name__}",
             field="module",
         )
@@ -69,7 +69,7 @@ def checked_module(module: object, network: NetworkConfig) -> ThunderModule:
 def user_callbacks(callbacks: tuple[object, ...]) -> list[pl.Callback]:
     for i, callback in enumerate(callbacks):
         if not isinstance(callback, pl.Callback):
-            raise ConfigError(
+            raise InvalidArgument(
                 f"callbacks[{i}] must be a pytorch_lightning Callback, got "
                 f"{type(callback).__name__}",
                 field=f"callbacks[{i}]",

@@ -28,7 +28,7 @@ from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torchmetrics import MeanMetric
 
 from thunder.adapters.lightning.predictors import Identity, Predictor
-from thunder.domain.errors import ConfigError
+from thunder.domain.errors import ConfigError, InvalidArgument
 
 Criterion = Callable[[Tensor, Tensor], Tensor]
 Metric = Callable[[Tensor, Tensor], Tensor | float]
@@ -196,24 +196,24 @@ def _check(
 ) -> None:
     """The wrong thing passed is one line naming the argument, not a traceback at fit time."""
     if not isinstance(architecture, nn.Module):
-        raise ConfigError(
+        raise InvalidArgument(
             f"architecture must be a torch.nn.Module, got {type(architecture).__name__}",
             field="architecture",
         )
     if not callable(criterion):
-        raise ConfigError(
+        raise InvalidArgument(
             f"criterion must be callable (prediction, target) -> loss, got "
             f"{type(criterion).__name__}",
             field="criterion",
         )
     if predictor is not None and not isinstance(predictor, Predictor):
-        raise ConfigError(
+        raise InvalidArgument(
             f"predictor must have prepare(x) and invert(y), got {type(predictor).__name__}",
             field="predictor",
         )
     for name, metric in (metrics or {}).items():
         if not callable(metric):
-            raise ConfigError(f"metric {name!r} is not callable", field=f"metrics.{name}")
+            raise InvalidArgument(f"metric {name!r} is not callable", field=f"metrics.{name}")
 
 
 def _as_list(value: Any, field: str) -> list[Any]:
@@ -222,12 +222,12 @@ def _as_list(value: Any, field: str) -> list[Any]:
     items = list(value) if isinstance(value, list | tuple) else [value]
     for item in items:
         if field == "optimizer" and not isinstance(item, Optimizer):
-            raise ConfigError(
+            raise InvalidArgument(
                 f"optimizer must be a torch.optim.Optimizer, got {type(item).__name__}",
                 field=field,
             )
         if field == "lr_scheduler" and not isinstance(item, _SCHEDULER_TYPES):
-            raise ConfigError(
+            raise InvalidArgument(
                 f"lr_scheduler must be a torch scheduler, a thunder.policy policy or a "
                 f"Lightning scheduler dict, got {type(item).__name__}",
                 field=field,
