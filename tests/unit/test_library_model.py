@@ -104,6 +104,13 @@ def test_a_bad_series_in_a_batch_is_named_by_its_key(model: TrainedModel) -> Non
         model.predict_many({"ok": demo_frame().tail(8), "short": demo_frame().tail(3)})
 
 
+@pytest.mark.parametrize("histories", [[demo_frame().tail(8)], "abc"])
+def test_many_series_must_come_in_a_mapping(model: TrainedModel, histories: object) -> None:
+    with pytest.raises(InvalidArgument, match="histories: expected a mapping") as e:
+        model.predict_many(histories)  # type: ignore[arg-type]
+    assert e.value.field == "histories"
+
+
 def test_a_history_without_a_column_the_model_reads_names_it(model: TrainedModel) -> None:
     with pytest.raises(MissingColumn, match="no column 'meantemp'"):
         model.predict(demo_frame().drop(columns="meantemp"))
@@ -136,6 +143,12 @@ def test_evaluate_scores_this_version_on_a_frame_as_on_its_csv(
     writer = container.report_writer()
     assert isinstance(writer, InMemoryReportWriter)
     assert {on_frame.directory, on_file.directory} <= set(writer.reports)
+
+
+def test_evaluate_refuses_an_out_that_is_not_a_path(model: TrainedModel) -> None:
+    with pytest.raises(InvalidArgument, match="out: expected the path") as e:
+        model.evaluate(demo_frame(), out=5)  # type: ignore[arg-type]
+    assert e.value.field == "out"
 
 
 def test_loading_before_any_training_says_so(settings: Settings) -> None:

@@ -111,7 +111,14 @@ class TrainedModel:
 
         Raises:
             MissingColumn, InvalidHistory: as `predict`, naming the series' key.
+            InvalidArgument: `histories` is not a mapping (a list of frames, say).
         """
+        if not isinstance(histories, Mapping):
+            raise InvalidArgument(
+                f"histories: expected a mapping of key to DataFrame (a dict), "
+                f"got {type(histories).__name__}",
+                field="histories",
+            )
         keys = list(histories)
         if not keys:
             return {}
@@ -142,7 +149,15 @@ class TrainedModel:
 
         Returns:
             `report.as_dict()` is metrics.json; `directory` and `files` say where it went.
+
+        Raises:
+            InvalidArgument: `out` is neither a path nor None, or `chunk_size` is not >= 1.
         """
+        if out is not None and not isinstance(out, str | os.PathLike):
+            raise InvalidArgument(
+                f"out: expected the path of a report folder or None, got {type(out).__name__}",
+                field="out",
+            )
         positive(chunk_size, "chunk_size")
         evaluate = self._container.evaluate_model(model=lambda: self._served)
         with source_of(self._container, data, chunk_size, self.columns.time) as source:
