@@ -189,3 +189,31 @@ def test_the_fingerprint_is_stable_and_changes_with_any_column(open_source: Open
         edited = {c: list(v) for c, v in TABLE.items()}
         edited[column][-1] = value
         assert open_source(edited, 3).fingerprint() != same, column
+
+
+def test_a_frame_stream_whose_int_column_later_holds_decimals_or_nan_reads_as_floats(
+    tmp_path: Path,
+) -> None:
+    # pd.read_csv(path, chunksize=2): each frame infers its own dtypes; x is int64 in the first
+    # frame, y until the third; the time column, int64 nanoseconds throughout, stays int64
+    stamps = _nanoseconds(TABLE["date"])
+    frames = [
+        pd.DataFrame({"t": stamps[:2], "x": [1, 2], "y": [10, 11]}),
+        pd.DataFrame({"t": stamps[2:4], "x": [3.5, NAN], "y": [12, 13]}),
+        pd.DataFrame({"t": stamps[4:], "x": [5, 6, 7], "y": [NAN, 15.0, 16.5]}),
+    ]
+    source = open_frames(iter(frames), 3, "DataFrames", tmp_path)
+    chunks = _read(source, ["x", "y"], time="t")
+    values = np.concatenate([c.values for c in chunks])  # [rows, columns]
+    expected = [[1, 10], [2, 11], [3.5, 12], [NAN, 13], [5, NAN], [6, 15], [7, 16.5]]
+    np.testing.assert_array_equal(values, np.array(expected, dtype=np.float32))
+    assert np.concatenate([c.time for c in chunks if c.time is not None]).tolist() == stamps
+    assert list(tmp_path.iterdir()) == [tmp_path / "frames.parquet"]  # no staging copy left
+
+
+def test_a_frame_stream_whose_column_turns_from_numbers_to_text_is_refused(
+    tmp_path: Path,
+) -> None:
+    frames = iter([pd.DataFrame({"x": [1, 2]}), pd.DataFrame({"x": ["a", "b"]})])
+    with pytest.raises(DataError, match="frame 2: its column types differ"):
+        list(open_frames(frames, 3, "DataFrames", tmp_path).chunks(["x"]))

@@ -146,20 +146,26 @@ def _spill(frames: Iterable[pd.DataFrame], path: Path, name: str) -> None:
         _write(frames, path, name)
         written = True
     finally:
+        _staged(path).unlink(missing_ok=True)
         if not written:  # a half-written copy is never read
             path.unlink(missing_ok=True)
 
 
 def _write(frames: Iterable[pd.DataFrame], path: Path, name: str) -> None:
     writer: pq.ParquetWriter | None = None
+    at = path  # where the writer writes: `path`, or its staged copy once a column widened
     k = 0
     try:
         for k, frame in enumerate(frames):
             frame = _checked(frame, k, name)
             if writer is None:
                 table = pa.Table.from_pandas(frame, preserve_index=False)
-                writer = pq.ParquetWriter(path, table.schema)
+                writer = pq.ParquetWriter(at, table.schema)
             else:
+                _same_columns(frame, writer.schema, name, k)
+                wider = _widened(writer.schema, frame)
+                if not wider.equals(writer.schema):
+                    writer, at = _rewritten(writer, at, wider, path)
                 table = _like(frame, writer.schema, name, k)
             writer.write_table(table)
     except (pa.ArrowException, OSError) as e:
@@ -169,15 +175,56 @@ def _write(frames: Iterable[pd.DataFrame], path: Path, name: str) -> None:
             writer.close()
     if writer is None:
         raise DataError(f"{name}: no DataFrames, so no rows")
+    if at != path:
+        at.replace(path)
 
 
-def _like(frame: pd.DataFrame, schema: pa.Schema, name: str, k: int) -> pa.Table:
-    """`frame` as a table with the first frame's columns and types."""
+def _widened(schema: pa.Schema, frame: pd.DataFrame) -> pa.Schema:
+    """The schema with an integer column made float64 where `frame` holds floats there.
+
+    Each frame infers its own dtypes (`pd.read_csv(..., chunksize=)`'s do): a column of whole
+    numbers is int64 until a frame brings a decimal or an empty cell (NaN). Thunder reads values
+    as float32 anyway; a column that stays integer (a time column of epoch nanoseconds, integer
+    series ids) keeps its type and so its meaning.
+    """
+    for i, field in enumerate(schema):
+        if pa.types.is_integer(field.type) and pd.api.types.is_float_dtype(frame.iloc[:, i]):
+            schema = schema.set(i, field.with_type(pa.float64()))
+    return schema
+
+
+def _rewritten(
+    writer: pq.ParquetWriter, at: Path, schema: pa.Schema, path: Path
+) -> tuple[pq.ParquetWriter, Path]:
+    """The rows written so far copied, a batch at a time, into a file of the wider schema, and
+    a writer that appends to that copy."""
+    writer.close()
+    to = _staged(path) if at == path else path
+    wider = pq.ParquetWriter(to, schema)
+    try:
+        for batch in pq.ParquetFile(at).iter_batches():
+            wider.write_table(pa.Table.from_batches([batch]).cast(schema))
+    except BaseException:
+        wider.close()
+        raise
+    at.unlink()
+    return wider, to
+
+
+def _staged(path: Path) -> Path:
+    return path.with_name(f"{path.name}.widening")
+
+
+def _same_columns(frame: pd.DataFrame, schema: pa.Schema, name: str, k: int) -> None:
     if list(frame.columns) != list(schema.names):
         raise DataError(
             f"{_where(name, k)}: columns {list(frame.columns)} where the first frame has "
             f"{list(schema.names)}; every frame needs the same columns in the same order"
         )
+
+
+def _like(frame: pd.DataFrame, schema: pa.Schema, name: str, k: int) -> pa.Table:
+    """`frame` as a table with the columns and types of the frames before it."""
     try:
         return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:
