@@ -236,6 +236,7 @@ class FakeForecaster:
         if resume:  # a finished run leaves no checkpoint, and the fake is never interrupted
             raise NothingToResume(f"no checkpoint of run {run_id}: start without --resume")
         self.batch_sizes = batch_sizes
+        self.run_id = run_id
         self.trained_on = [b.x for b in train]
         steps = 0
         for _ in range(2):  # two epochs: the stream must restart

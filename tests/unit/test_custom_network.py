@@ -1,6 +1,9 @@
 """A user's ThunderModule trained on thunder's windows: checked before training, published as a
 traced program that forecasts without the user's class."""
 
+from dataclasses import replace
+from typing import ClassVar
+
 import numpy as np
 import pytest
 import pytorch_lightning as pl
@@ -11,7 +14,7 @@ from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.module import ThunderModule
 from thunder.domain.errors import ArtifactCorrupt, ConfigError, InvalidArgument
 from thunder.domain.training import CUSTOM, NetworkConfig, TrainingOptions
-from thunder.domain.values import WindowBatch
+from thunder.domain.values import Scaling, WindowBatch
 
 NET = NetworkConfig(
     num_features=2, num_targets=1, past_steps=16, future_steps=4, architecture=CUSTOM
@@ -103,7 +106,45 @@ def test_user_callbacks_run_and_a_non_callback_is_refused() -> None:
         LightningForecaster(NET, bad, module=module()).fit(windows(64, 0), [])
 
 
-def test_find_lr_is_refused_for_a_module_that_brings_its_optimizer() -> None:
+def test_find_lr_is_refused_for_a_module_that_brings_its_optimizer_before_any_data() -> None:
     options = TrainingOptions(epochs=1, batch_size=32, find_lr=True)
-    with pytest.raises(ConfigError, match="find_lr needs thunder's own network: Flat"):
-        LightningForecaster(NET, options, module=module()).fit(windows(64, 0), [])
+    with pytest.raises(ConfigError, match="find_lr needs thunder's own network"):
+        LightningForecaster(NET, options, module=module())
+
+
+def test_quantiles_are_refused_for_a_network_that_forecasts_one_value() -> None:
+    net = replace(NET, quantiles=(0.1, 0.5, 0.9))
+    with pytest.raises(ConfigError, match=r"remove model_config\.quantiles") as e:
+        LightningForecaster(net, TrainingOptions(), module=module())
+    assert e.value.field == "model_config.quantiles"
+
+
+def test_one_module_trained_twice_trains_in_train_mode_and_counts_each_fit_alone() -> None:
+    class Dropped(Flat):
+        modes: ClassVar[list[bool]] = []
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if torch.is_grad_enabled():
+                Dropped.modes.append(self.training)
+            return super().forward(x)
+
+    user = module(Dropped())
+    options = TrainingOptions(epochs=1, batch_size=32)
+    for _ in range(2):
+        forecaster = LightningForecaster(NET, options, module=user)
+        fit = forecaster.fit(windows(64, 0), [], train_windows=64)
+        assert fit.windows_seen == 64
+    assert Dropped.modes and all(Dropped.modes)  # the second fit too, after the first's eval()
+
+
+def test_a_published_program_exports_to_onnx_and_moves_with_its_module() -> None:
+    pytest.importorskip("onnx")
+    forecaster = LightningForecaster(NET, TrainingOptions(epochs=1, batch_size=32), module=module())
+    forecaster.fit(windows(64, 0), [], train_windows=64)
+    loaded = LightningForecaster.from_bytes(forecaster.to_bytes())
+    assert len(loaded.to_onnx()) > 0
+    scaling = Scaling((0.0, 0.0), (1.0, 1.0), (0.0,), (1.0,))
+    moved = loaded.as_module(scaling).to(torch.float64)
+    assert {p.dtype for p in moved.parameters()} == {torch.float64}
+    x = torch.from_numpy(windows(3, 1)[0].x).double()
+    assert moved(x).dtype == torch.float64

@@ -180,3 +180,29 @@ def test_a_users_module_and_callbacks_reach_the_forecaster(
 def test_callbacks_must_be_a_list(container: Container) -> None:
     with pytest.raises(InvalidArgument, match="callbacks must be a list"):
         train_with(container, demo_frame(), chunk_size=40, callbacks="early")  # type: ignore[arg-type]
+
+
+def test_a_checkpoint_of_one_network_never_resumes_another(
+    container: Container, settings: Settings
+) -> None:
+    """The run id behind --resume names a user's network too: resuming with another module
+    finds no checkpoint instead of loading weights that do not fit."""
+    from tests.unit.fakes import FakeForecaster
+
+    made: list[FakeForecaster] = []
+
+    def forecaster(**kwargs: Any) -> FakeForecaster:
+        made.append(FakeForecaster((0,), settings.window.future_steps, **kwargs))
+        return made[-1]
+
+    class One:
+        architecture = object()
+
+    class Other:
+        architecture = 1
+
+    with container.forecaster.override(providers.Factory(forecaster)):
+        for module in (None, One(), Other(), One()):
+            train_with(container, demo_frame(), chunk_size=40, module=module)  # type: ignore[arg-type]
+    ids = [f.run_id for f in made]
+    assert len(set(ids[:3])) == 3 and ids[1] == ids[3]

@@ -646,3 +646,37 @@ def test_a_torchmetrics_metric_moves_with_the_module_and_stays_out_of_the_state_
     module.to("meta")  # stands in for an accelerator on this CPU-only machine
     assert metric.device == torch.device("meta")
     assert set(module.state_dict()) == {"architecture.weight", "architecture.bias"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"metrics": [abs]}, "metrics"),
+        ({"gradient_clip_val": "1"}, "gradient_clip_val"),
+        ({"lr_scheduler": {"interval": "step"}}, "lr_scheduler"),
+    ],
+)
+def test_more_wrong_arguments_are_invalid_arguments(kwargs: dict[str, Any], named: str) -> None:
+    net = nn.Linear(3, 1)
+    with pytest.raises(InvalidArgument) as caught:
+        ThunderModule(net, nn.MSELoss(), optimizer=SGD(net.parameters(), 0.1), **kwargs)
+    assert caught.value.field == named
+
+
+def test_a_torchmetrics_metric_is_computed_over_the_epoch_not_averaged_per_batch() -> None:
+    from torchmetrics import MeanSquaredError
+
+    torch.manual_seed(0)
+    x, y = torch.randn(10, 3), torch.randn(10, 1)
+    x[-2:] *= 10  # the uneven last batch weighs more in a global MSE than in a batch mean
+    net = nn.Linear(3, 1)
+    rmse = MeanSquaredError(squared=False)  # a batch mean of RMSEs is not the epoch's RMSE
+    module = ThunderModule(
+        net, nn.MSELoss(), optimizer=SGD(net.parameters(), 0.0), metrics={"rmse": rmse}
+    )
+    trainer = pl.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    (got,) = trainer.validate(module, DataLoader(TensorDataset(x, y), batch_size=4))
+    with torch.no_grad():
+        mse = nn.functional.mse_loss(net(x), y).item()
+    assert got["val_rmse"] == pytest.approx(mse**0.5, rel=1e-5)
+    assert got["val_loss"] == pytest.approx(mse, rel=1e-5)  # a plain loss: the weighted mean

@@ -71,7 +71,7 @@ class TrainFromChunks:
         user's ThunderModule) trains instead of model_config's network; `callbacks` join the
         run's own (both from the Python API)."""
         s = self._settings
-        network = network_config(s)
+        network, custom = network_config(s), _described(module) if module is not None else None
         options = training_options(s, progress, find_lr, on_epoch)
         # built first: a user's module that does not fit the windows fails before any data pass
         forecaster = self._new_forecaster(
@@ -81,7 +81,7 @@ class TrainFromChunks:
         )
         shown = self._new_progress(progress, source.chunk_rows)
         prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
-        fit = self._fit(forecaster, prep, resume)
+        fit = self._fit(forecaster, prep, resume, custom)
         report = RunReport(_data(source, prep), self._train(prep, fit), prep.naive_mae)
         if validate_only:  # the search scores the val loss; the test split stays unseen
             return report
@@ -94,7 +94,6 @@ class TrainFromChunks:
             self._settings.model_path: forecaster.to_bytes(),
             self._settings.preprocessor_path: prep.preprocessor.to_bytes(),
         }
-        custom = _described(module) if module is not None else None
         report = self._publish(
             report, files, prep.columns, scored.evaluation, fit.tracking_run, custom
         )
@@ -108,7 +107,9 @@ class TrainFromChunks:
         cut = scaled_windows(prep.table, prep.preprocessor, prep.columns, self._settings.window)
         return cut(shard_origins(origins, r.rank, r.world))
 
-    def _fit(self, forecaster: Forecaster, prep: Prepared, resume: bool) -> FitResult:
+    def _fit(
+        self, forecaster: Forecaster, prep: Prepared, resume: bool, custom: str | None
+    ) -> FitResult:
         split = self._settings.preprocessing_config.split_config
         mine, sizes = self._ranks.train_shard(
             prep.plan, self._settings.window, split.batch_size, split.eval_stride
@@ -117,7 +118,7 @@ class TrainFromChunks:
             self._windows(prep, "train", 1),
             self._windows(prep, "val", split.eval_stride),
             train_windows=mine,
-            run_id=self._run_id(prep),
+            run_id=self._run_id(prep, custom),
             resume=resume,
             batch_sizes=sizes,
         )
@@ -157,9 +158,11 @@ class TrainFromChunks:
         )
         return [cast(Tally, t) for t in r.gather(mine)]
 
-    def _run_id(self, prep: Prepared) -> str:
-        """The data's bytes and the whole config: a checkpoint only resumes its own run."""
-        what = json.dumps([prep.fingerprint, self._settings.shareable()], sort_keys=True)
+    def _run_id(self, prep: Prepared, custom: str | None) -> str:
+        """The data's bytes, the whole config and a user's network: a checkpoint only resumes
+        its own run."""
+        run = [prep.fingerprint, self._settings.shareable()] + ([custom] if custom else [])
+        what = json.dumps(run, sort_keys=True)
         return hashlib.sha256(what.encode()).hexdigest()[:16]
 
 

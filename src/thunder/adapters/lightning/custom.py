@@ -41,6 +41,12 @@ def checked_module(module: object, network: NetworkConfig) -> ThunderModule:
             f"module must be a thunder.ThunderModule, got {type(module).__name__}",
             field="module",
         )
+    if network.quantiles:
+        raise ConfigError(
+            f"a network of your own forecasts one value per step and target; remove "
+            f"model_config.quantiles {list(network.quantiles)} to train it",
+            field="model_config.quantiles",
+        )
     x = torch.zeros(2, network.past_steps, network.num_features)  # [2, past, F]
     want = (2, network.future_steps, network.num_targets)
     arch, training = module.architecture, module.architecture.training
@@ -74,7 +80,7 @@ def user_callbacks(callbacks: tuple[object, ...]) -> list[pl.Callback]:
                 f"{type(callback).__name__}",
                 field=f"callbacks[{i}]",
             )
-    return [c for c in callbacks if isinstance(c, pl.Callback)]
+    return [c for c in callbacks if isinstance(c, pl.Callback)]  # every one: checked above
 
 
 def program_bytes(architecture: nn.Module, network: NetworkConfig) -> bytes:
@@ -97,17 +103,22 @@ def program_bytes(architecture: nn.Module, network: NetworkConfig) -> bytes:
 
 
 class Program(nn.Module):
-    """A published user's network as a module: [B, past, F] -> [B, future, T, 1], on the CPU.
-
-    The exported program is held outside the module tree because it refuses train() and
-    eval(), which Lightning calls on every module it runs."""
+    """A published user's network as a module: [B, past, F] -> [B, future, T, 1]. It moves
+    with .to() like any module; it runs as exported (inference), frozen."""
 
     def __init__(self, data: bytes) -> None:
         super().__init__()
-        self.__dict__["_program"] = torch.export.load(io.BytesIO(data)).module()
+        self.program = torch.export.load(io.BytesIO(data)).module()
+        self.program.requires_grad_(False)  # frozen: the ONNX export folds the weights in
+
+    def train(self, mode: bool = True) -> "Program":
+        # the exported graph refuses train()/eval(), which Lightning calls on every module it
+        # runs; it behaves as exported whatever the flag says, so only the flag changes
+        self.training = mode
+        return self
 
     def forward(self, x: Tensor) -> Tensor:
-        out: Tensor = self.__dict__["_program"](x)
+        out: Tensor = self.program(x)
         return out
 
 

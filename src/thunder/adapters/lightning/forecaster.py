@@ -61,6 +61,12 @@ class LightningForecaster:
         self._program = program
         self._trained: ThunderModule | None = None
         if module is not None:
+            if options.find_lr:  # said before any data is read
+                raise ConfigError(
+                    f"find_lr needs thunder's own network: {type(module).__name__} comes with "
+                    f"its optimizer; set its learning rate there",
+                    field="find_lr",
+                )
             self._trained = custom.checked_module(module, network)
         elif program is None:
             self._trained = self._new_module(None)
@@ -88,6 +94,7 @@ class LightningForecaster:
         total_steps = self._total_steps(train_windows, batch_sizes)
         if not self._custom:
             self._trained = self._new_module(total_steps)
+        self._module.train()  # a user's module may come back from an earlier fit in eval mode
         self._traced = None
         best, callbacks = training_callbacks(opts, run_dir)
         callbacks += custom.user_callbacks(opts.callbacks)
@@ -96,13 +103,6 @@ class LightningForecaster:
         start = time.perf_counter()
         found = None
         if opts.find_lr and not resume:  # a resumed run keeps the rate it started with
-            arch = type(self._module.architecture).__name__ if self._custom else None
-            if arch is not None:
-                raise ConfigError(
-                    f"find_lr needs thunder's own network: {arch} comes with its optimizer; "
-                    f"set its learning rate there",
-                    field="find_lr",
-                )
             arch = self._network.architecture
             found = find_learning_rate(self._module, train_data, opts, self._layout, arch)
             pl.seed_everything(opts.seed, workers=True, verbose=False)

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 from torchmetrics import MeanMetric
+from torchmetrics import Metric as TorchMetric
 
 from thunder.adapters.lightning.predictors import Identity, Predictor
 from thunder.domain.errors import ConfigError, InvalidArgument
@@ -68,7 +69,7 @@ class ThunderModule(pl.LightningModule):
         logged as `<stage>_<name>`. `gradient_clip_val`: the norm each optimizer's gradients are
         clipped to under manual optimization (automatic optimization clips in the Trainer)."""
         super().__init__()
-        _check(architecture, criterion, predictor, metrics)
+        _check(architecture, criterion, predictor, metrics, gradient_clip_val)
         self.architecture = architecture
         self.criterion = criterion
         self.predictor: Predictor = predictor if predictor is not None else Identity()
@@ -92,6 +93,9 @@ class ThunderModule(pl.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         out: Tensor = self.architecture(x)
         return out
+
+    def on_fit_start(self) -> None:
+        self.samples_seen = 0  # this fit's windows, when one module trains twice
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         x, y = batch
@@ -121,8 +125,17 @@ class ThunderModule(pl.LightningModule):
         y = y.to(prediction.device)
         self._log_mean(stage, "loss", self.criterion(prediction, y), len(x), dataloader_idx)
         for name, metric in self.metrics.items():
-            self._log_mean(stage, name, metric(prediction, y), len(x), dataloader_idx)
+            if isinstance(metric, TorchMetric):  # it keeps its own state: Lightning computes it
+                metric.update(prediction, y)
+                self.log(f"{stage}_{name}", metric, on_epoch=True, metric_attribute=self._at(name))
+            else:
+                self._log_mean(stage, name, metric(prediction, y), len(x), dataloader_idx)
         return prediction
+
+    def _at(self, name: str) -> str:
+        """Where a torchmetrics metric sits among the module's attributes."""
+        index = [n for n, m in self.metrics.items() if isinstance(m, nn.Module)].index(name)
+        return f"_metric_modules.{index}"
 
     def transfer_batch_to_device(
         self, batch: Any, device: torch.device, dataloader_idx: int
@@ -192,9 +205,19 @@ def _check(
     architecture: object,
     criterion: object,
     predictor: object,
-    metrics: Mapping[str, Metric] | None,
+    metrics: object,
+    clip: object,
 ) -> None:
     """The wrong thing passed is one line naming the argument, not a traceback at fit time."""
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise InvalidArgument(
+            f"metrics must map names to callables, got {type(metrics).__name__}", field="metrics"
+        )
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, int | float)):
+        raise InvalidArgument(
+            f"gradient_clip_val must be a number, got {type(clip).__name__}",
+            field="gradient_clip_val",
+        )
     if not isinstance(architecture, nn.Module):
         raise InvalidArgument(
             f"architecture must be a torch.nn.Module, got {type(architecture).__name__}",
@@ -225,6 +248,10 @@ def _as_list(value: Any, field: str) -> list[Any]:
             raise InvalidArgument(
                 f"optimizer must be a torch.optim.Optimizer, got {type(item).__name__}",
                 field=field,
+            )
+        if field == "lr_scheduler" and isinstance(item, Mapping) and "scheduler" not in item:
+            raise InvalidArgument(
+                "a Lightning scheduler dict needs a 'scheduler' key", field="lr_scheduler"
             )
         if field == "lr_scheduler" and not isinstance(item, _SCHEDULER_TYPES):
             raise InvalidArgument(
