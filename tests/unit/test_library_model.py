@@ -56,6 +56,21 @@ def test_datetime_histories_get_datetime_forecasts(model: TrainedModel, tz: str 
     assert str(out["date"].dt.tz) == str(tz)
 
 
+@pytest.mark.parametrize("end", ["2016-10-29", "2016-10-31", "2016-03-27"])
+def test_a_daily_zoned_forecast_keeps_its_wall_clock_across_a_dst_change(
+    model: TrainedModel, end: str
+) -> None:
+    # Berlin leaves summer time on 2016-10-30 (a 25-hour day) and enters it on 2016-03-27
+    history = demo_frame().tail(10)
+    dates = pd.date_range(end=end, periods=10, freq="D", tz="Europe/Berlin")
+    history = history.set_index(pd.DatetimeIndex(dates, name="date")).drop(columns="date")
+    out = model.predict(history)
+    start = dates[-1].tz_localize(None) + pd.Timedelta(days=1)
+    expected = pd.date_range(start, periods=3, freq="D", tz="Europe/Berlin")
+    assert list(out["date"]) == list(expected)
+    assert (out["date"].dt.hour == 0).all()
+
+
 def test_irregular_times_leave_the_dates_empty(model: TrainedModel) -> None:
     history = demo_frame().tail(10)
     history.iloc[-1, 0] = "2021-01-01"

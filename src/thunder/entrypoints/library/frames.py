@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
+import numpy as np
 import pandas as pd
 
 from thunder.domain.data.history import Columnar
@@ -108,10 +109,12 @@ def _is_time(values: "pd.Series[Any]") -> bool:
 @dataclass(frozen=True)
 class FrameHistory:
     """A history frame as a forecast reads it; `stamps` is the time column's dtype when it
-    holds datetimes (the forecast's timestamps come back as the same kind), else None."""
+    holds datetimes (the forecast's timestamps come back as the same kind), else None; `last`
+    its last (up to 3) timestamps when they carry a time zone, for steps on the local clock."""
 
     columns: Columnar
     stamps: Any = None
+    last: tuple[pd.Timestamp, ...] = ()
 
 
 def history_of(frame: object, columns: Columns, where: str = "history") -> FrameHistory:
@@ -132,13 +135,24 @@ def history_of(frame: object, columns: Columns, where: str = "history") -> Frame
         )
     stamps = frame[columns.time] if columns.time else None
     kind = stamps.dtype if stamps is not None and _is_time(stamps) else None
-    return FrameHistory({c: _Column(frame[c]) for c in needed}, kind)
+    zoned = isinstance(kind, pd.DatetimeTZDtype)
+    last = tuple(stamps.iloc[-3:]) if stamps is not None and zoned else ()
+    return FrameHistory({c: _Column(frame[c]) for c in needed}, kind, last)
 
 
-def forecast_frame(rows: list[dict[str, Any]], time: str | None, stamps: Any) -> pd.DataFrame:
+def forecast_frame(
+    rows: list[dict[str, Any]],
+    time: str | None,
+    stamps: Any,
+    last: Sequence[pd.Timestamp] = (),
+) -> pd.DataFrame:
     """One series' forecast rows (as /predict answers them) as a DataFrame: step, the time
     column when the model has one (datetimes when the history's were, else text; empty when
-    the history's times are not regular), then the targets and their quantile columns."""
+    the history's times are not regular), then the targets and their quantile columns.
+
+    Zoned stamps `last` a whole number of days apart step on the local clock, as pandas'
+    freq="D" does (midnight stays midnight across a change to or from summer time); any other
+    spacing steps in elapsed time, as /predict does."""
     out = pd.DataFrame(rows)
     if time is None:
         return out
@@ -149,4 +163,25 @@ def forecast_frame(rows: list[dict[str, Any]], time: str | None, stamps: Any) ->
         out[time] = pd.to_datetime(out[time], format="ISO8601", utc=tz is not None)
         if tz is not None:
             out[time] = out[time].dt.tz_convert(tz)
+            daily = _local_days(last, len(out))
+            if daily is not None:
+                out[time] = daily.tz_convert(tz)
     return out
+
+
+def _local_days(last: Sequence[pd.Timestamp], steps: int) -> pd.DatetimeIndex | None:
+    """The zoned stamps `last` ends, continued for `steps` more on the local clock, when they
+    are evenly spaced by whole days there; else None. A local time that a change of clocks
+    skips moves forward to the first that exists; one it repeats takes summer time."""
+    if len(last) < 2:
+        return None
+    wall = pd.DatetimeIndex(list(last)).tz_localize(None)  # local clock times, zone dropped
+    deltas = set(wall[1:] - wall[:-1])
+    if len(deltas) != 1:
+        return None
+    step = deltas.pop()
+    if step <= pd.Timedelta(0) or step % pd.Timedelta(days=1) != pd.Timedelta(0):
+        return None
+    future = pd.DatetimeIndex([wall[-1] + k * step for k in range(1, steps + 1)])
+    summer = np.ones(steps, dtype=bool)
+    return future.tz_localize(last[-1].tz, ambiguous=summer, nonexistent="shift_forward")

@@ -167,7 +167,9 @@ class TrainedModel:
         time = self.columns.time
         batch: list[History] = [h.columns for h in histories]
         rows = self._served.batch(batch).as_json(time or "timestamp")
-        return [forecast_frame(r, time, h.stamps) for r, h in zip(rows, histories, strict=True)]
+        return [
+            forecast_frame(r, time, h.stamps, h.last) for r, h in zip(rows, histories, strict=True)
+        ]
 
     def _named(
         self, error: InvalidHistory, keys: Sequence[object], parsed: list[FrameHistory]
