@@ -66,8 +66,9 @@ class TrainedModel:
         )
 
     def module(self) -> "pl.LightningModule":
-        """The trained network as a `thunder.ThunderModule`, for Lightning's own loops
-        (`trainer.predict`, `trainer.test`, fine-tuning). Its predictor is this version's
+        """The trained network as a `thunder.ThunderModule`, for Lightning's inference loops
+        (`trainer.predict`, `trainer.validate`, `trainer.test`; it has no optimizer, so it
+        does not train: `thunder.train` does). Its predictor is this version's
         scaler, so it reads windows [batch, past_steps, len(columns.inputs)] in the data's
         units, the columns in `columns.inputs` order, and `predict_step` returns forecasts
         [batch, future_steps, len(columns.targets), quantiles] in the data's units.
