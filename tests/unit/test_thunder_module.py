@@ -680,3 +680,25 @@ def test_a_torchmetrics_metric_is_computed_over_the_epoch_not_averaged_per_batch
         mse = nn.functional.mse_loss(net(x), y).item()
     assert got["val_rmse"] == pytest.approx(mse**0.5, rel=1e-5)
     assert got["val_loss"] == pytest.approx(mse, rel=1e-5)  # a plain loss: the weighted mean
+
+
+def test_a_torchmetrics_metric_survives_validate_then_fit_then_validate() -> None:
+    from torchmetrics import MeanAbsoluteError
+
+    torch.manual_seed(0)
+    data = DataLoader(TensorDataset(torch.randn(12, 3), torch.randn(12, 1)), batch_size=4)
+    net = nn.Linear(3, 1)
+    module = ThunderModule(
+        net,
+        nn.MSELoss(),
+        optimizer=SGD(net.parameters(), 0.01),
+        metrics={"mae": MeanAbsoluteError()},
+    )
+    trainer = pl.Trainer(
+        accelerator="cpu", max_epochs=1, logger=False, enable_progress_bar=False,
+        enable_checkpointing=False, enable_model_summary=False,
+    )  # fmt: skip
+    before = trainer.validate(module, data)[0]["val_mae"]
+    trainer.fit(module, data, data)  # validate() left inference tensors in the metric's state
+    after = trainer.validate(module, data)[0]["val_mae"]
+    assert before != after

@@ -126,7 +126,8 @@ class ThunderModule(pl.LightningModule):
         self._log_mean(stage, "loss", self.criterion(prediction, y), len(x), dataloader_idx)
         for name, metric in self.metrics.items():
             if isinstance(metric, TorchMetric):  # it keeps its own state: Lightning computes it
-                metric.update(prediction, y)
+                with torch.inference_mode():  # as the running means below, for the same reason
+                    metric.update(prediction, y)
                 self.log(f"{stage}_{name}", metric, on_epoch=True, metric_attribute=self._at(name))
             else:
                 self._log_mean(stage, name, metric(prediction, y), len(x), dataloader_idx)
