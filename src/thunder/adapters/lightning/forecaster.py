@@ -59,6 +59,8 @@ class LightningForecaster:
         self._layout = layout
         self._custom = module is not None or program is not None
         self._program = program
+        # loaded once: a damaged program fails here (inside checkpoint.load: ArtifactCorrupt)
+        self._loaded = custom.load_program(program) if program is not None else None
         self._trained: ThunderModule | None = None
         if module is not None:
             if options.find_lr:  # said before any data is read
@@ -217,7 +219,7 @@ class LightningForecaster:
         forecasts [B, future, T, Q] in the data's units (trainer.predict, from a notebook)."""
         x_mean, x_scale = scaling.input_mean, scaling.input_scale
         y_mean, y_scale = scaling.target_mean, scaling.target_scale
-        if self._program is not None or self._custom:
+        if self._custom:
             arch = self._inference_net()  # [B, past, F] -> [B, future, T, 1]
             predictor = Standardised(x_mean, x_scale, y_mean, y_scale)
         else:
@@ -232,8 +234,8 @@ class LightningForecaster:
 
     def _inference_net(self) -> nn.Module:
         """What forecasting runs: windows [n, past, F] -> forecasts [n, future, T, Q]."""
-        if self._program is not None:
-            return custom.load_program(self._program)
+        if self._loaded is not None:
+            return self._loaded
         if self._custom:
             return custom.PointForecast(self._module.architecture).eval()
         return Forecasting(self._net)
@@ -259,7 +261,6 @@ class LightningForecaster:
             return forecaster
 
         def restore_program(network: NetworkConfig, program: bytes) -> "LightningForecaster":
-            custom.load_program(program)  # a damaged program fails here, as ArtifactCorrupt
             return cls(network, TrainingOptions(), program=program)
 
         return checkpoint.load(data, origin, restore, restore_program)
