@@ -58,9 +58,9 @@ def start_nginx(
     """The real deploy/nginx.conf; only the upstream, port, log path (and `limits`) are changed."""
     port = free_port()
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    for needle in ("server api:8000;", "listen 8080;", "access_log /dev/stdout timed;"):
+    for needle in ("server api:8000 ", "listen 8080;", "access_log /dev/stdout timed;"):
         assert needle in conf, needle
-    conf = conf.replace("server api:8000;", f"server {upstream};")
+    conf = conf.replace("server api:8000 ", f"server {upstream} ")
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     conf = conf.replace("access_log /dev/stdout timed;", f"access_log {prefix}/access.log timed;")
     for old, new in (limits or {}).items():
