@@ -59,14 +59,17 @@ ARCHITECTURE_OPTIONS = {
     "lstm": (),
     "lstm_attention": ("num_attention_heads",),
     "tft": ("num_attention_heads",),
+    "xlstm_mixer": ("num_attention_heads",),
 }
 
 
 class ModelConfig(_Strict):
-    architecture: Literal["xlstm", "lstm", "lstm_attention", "tft"] = Field(
+    architecture: Literal["xlstm", "lstm", "lstm_attention", "tft", "xlstm_mixer"] = Field(
         "xlstm",
         description="xlstm, lstm (plain stacked LSTM), lstm_attention (LSTM + self-attention, "
-        "Gaussian mean and variance), tft (Temporal Fusion Transformer essentials)",
+        "Gaussian mean and variance), tft (Temporal Fusion Transformer essentials), "
+        "xlstm_mixer (a closed-form linear forecast over time refined by sLSTM blocks over "
+        "the variates: long contexts and horizons)",
     )
     num_features: int = Field(ge=1)
     hidden_size: int = Field(64, ge=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from thunder.domain.tuning import EpochHook
 
-ARCHITECTURES = ("xlstm", "lstm", "lstm_attention", "tft")
+ARCHITECTURES = ("xlstm", "lstm", "lstm_attention", "tft", "xlstm_mixer")
 # a user's own network (a ThunderModule handed to the Python API): saved as a traced program
 CUSTOM = "custom"
 

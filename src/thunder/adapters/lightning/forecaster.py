@@ -20,11 +20,13 @@ from torch.utils.data import DataLoader
 
 from thunder.adapters.lightning import checkpoint, custom, export
 from thunder.adapters.lightning.callbacks import KeepBestWeights, training_callbacks
+from thunder.adapters.lightning.closed_form import ClosedFormStart
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.lr_finder import find_learning_rate
 from thunder.adapters.lightning.module import ThunderModule
 from thunder.adapters.lightning.networks.base import Forecasting, WindowNetwork
 from thunder.adapters.lightning.networks.losses import forecast_loss, loss_for
+from thunder.adapters.lightning.networks.xlstm_mixer import XLSTMMixerNetwork
 from thunder.adapters.lightning.networks.zoo import build
 from thunder.adapters.lightning.optim import adamw, schedule
 from thunder.adapters.lightning.predictors import Standardised
@@ -100,6 +102,8 @@ class LightningForecaster:
         self._traced = None
         best, callbacks = training_callbacks(opts, run_dir)
         callbacks += custom.user_callbacks(opts.callbacks)
+        if self._solves_linear_path():
+            callbacks.append(ClosedFormStart(best))
         train_data = self._batches(train, batch_sizes)
         val_loader = DataLoader(WindowBatches(val, opts.batch_size), batch_size=None)
         start = time.perf_counter()
@@ -168,6 +172,11 @@ class LightningForecaster:
             lr_scheduler=schedules,
             gradient_clip_val=opt.gradient_clip_val,
         )
+
+    def _solves_linear_path(self) -> bool:
+        """A network whose time mixing starts in closed form (from the targets' own history)."""
+        net = None if self._custom else self._net
+        return isinstance(net, XLSTMMixerNetwork) and net.cfg.target_inputs is not None
 
     def _base_rate(self) -> float:
         """The first optimizer's starting rate (a user's module brings its own)."""

@@ -5,6 +5,7 @@ from thunder.adapters.lightning.networks.lstm import LSTMNetwork
 from thunder.adapters.lightning.networks.lstm_attention import LSTMAttentionNetwork
 from thunder.adapters.lightning.networks.tft import TFTNetwork
 from thunder.adapters.lightning.networks.xlstm import XLSTMNetwork
+from thunder.adapters.lightning.networks.xlstm_mixer import XLSTMMixerNetwork
 from thunder.domain.training import NetworkConfig
 
 NETWORKS: dict[str, type[WindowNetwork]] = {
@@ -12,6 +13,7 @@ NETWORKS: dict[str, type[WindowNetwork]] = {
     "lstm": LSTMNetwork,
     "lstm_attention": LSTMAttentionNetwork,
     "tft": TFTNetwork,
+    "xlstm_mixer": XLSTMMixerNetwork,
 }
 
 
