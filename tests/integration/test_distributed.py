@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+import thunder as thunder_api
 from benchmarks.harness import free_port
 from tests.conftest import DEMO_CSV, flat, small_config
 from tests.integration.conftest import thunder
@@ -125,3 +127,30 @@ def test_a_bad_row_stops_every_rank_with_one_line_and_keeps_the_model(tmp_path: 
     assert "rank 0" in errors[1] and "previous artifacts are unchanged" in errors[1]
     assert "Traceback" not in done.stderr
     assert versions(tmp_path) == before
+
+
+def _time_mix(root: Path, **training: Any) -> Any:
+    """Train xlstm_mixer in `root` (one step: its linear path is solved before any step) and
+    return the published time-mixing weights."""
+    config = workspace(root, max_steps=1, **training)
+    cfg = json.loads(config.read_text())
+    cfg["model_config"].update(architecture="xlstm_mixer", num_layers=1)
+    config.write_text(json.dumps(cfg))
+    done = thunder_cli(root)
+    assert done.returncode == 0, done.stderr
+    net = thunder_api.load(thunder_api.load_config(config)).module().architecture
+    return net.time_mix.weight.detach().numpy()
+
+
+def thunder_cli(root: Path) -> subprocess.CompletedProcess[str]:
+    return thunder(
+        "chunk", "--input", str(DEMO_CSV), "--size", "500", "--report", "run.json", cwd=root
+    )
+
+
+def test_two_ranks_solve_the_closed_form_start_over_all_windows(tmp_path: Path) -> None:
+    alone = _time_mix(tmp_path / "one")
+    ranks = _time_mix(tmp_path / "two", devices=2, strategy="ddp")
+    # each rank sums the normal equations over its shard; added up they are one process's
+    assert np.abs(alone).sum() > 0
+    np.testing.assert_allclose(ranks, alone, atol=1e-5)
