@@ -1,6 +1,7 @@
 """xlstm_mixer: the closed-form start of its time mixing, and its size at long horizons."""
 
 import numpy as np
+import pytest
 import torch
 
 from tests.unit.conftest import tiny_network
@@ -8,8 +9,9 @@ from thunder.adapters.lightning.closed_form import RIDGES, NormalEquations, solv
 from thunder.adapters.lightning.forecaster import LightningForecaster
 from thunder.adapters.lightning.networks.xlstm_mixer import XLSTMMixerNetwork
 from thunder.adapters.onnx_model import OnnxModel
+from thunder.domain.errors import ConfigError
 from thunder.domain.training import Optimisation, TrainingOptions
-from thunder.domain.values import WindowBatch
+from thunder.domain.values import FitResult, WindowBatch
 
 
 def trend_windows(n: int, seed: int, past: int = 16, future: int = 4) -> list[WindowBatch]:
@@ -49,27 +51,56 @@ def test_the_normal_equations_give_numpys_least_squares() -> None:
     assert abs(eq.mse(w) - float(np.mean(residual**2))) < 1e-9
 
 
-def test_a_fit_starts_from_the_closed_form_and_never_publishes_worse() -> None:
+def fitted(lr: float) -> tuple[LightningForecaster, FitResult, list[WindowBatch]]:
     opts = TrainingOptions(
-        epochs=2, batch_size=32, optimisation=Optimisation(learning_rate=1e-3), seed=0
+        epochs=2, batch_size=32, optimisation=Optimisation(learning_rate=lr), seed=0
     )
     forecaster = LightningForecaster(
         tiny_network("xlstm_mixer", num_targets=2, target_inputs=(0, 1)), opts
     )
     train, val = trend_windows(256, 0), trend_windows(64, 1)
-    fit = forecaster.fit(train, val, train_windows=256)
+    return forecaster, forecaster.fit(train, val, train_windows=256), val
+
+
+def test_a_fit_starts_from_the_closed_form() -> None:
+    forecaster, fit, val = fitted(1e-3)
     net = forecaster._net
     assert isinstance(net, XLSTMMixerNetwork)
     assert net.time_mix.weight.abs().sum() > 0  # solved, not the zero start
     assert not net.time_mix.weight.requires_grad
-    # the published weights score the best validation loss seen, the closed-form start included
     x, y = torch.from_numpy(val[0].x), torch.from_numpy(val[0].y)
     with torch.no_grad():
         published = torch.nn.functional.mse_loss(net(x)[..., 0], y).item()
-    assert fit.best_val_loss is not None
-    assert abs(published - fit.best_val_loss) < 1e-4
+    assert fit.best_val_loss is not None and abs(published - fit.best_val_loss) < 1e-4
     naive = torch.nn.functional.mse_loss(x[:, -1:, :].expand_as(y), y).item()
     assert published < 0.2 * naive  # the lines are continued, not flattened
+
+
+def test_a_run_that_only_gets_worse_publishes_the_closed_form_start() -> None:
+    forecaster, fit, val = fitted(10.0)  # a rate that wrecks every epoch
+    net = forecaster._net
+    assert isinstance(net, XLSTMMixerNetwork)
+    assert torch.count_nonzero(net.head.weight) == 0  # the correction as it started: none
+    x, y = torch.from_numpy(val[0].x), torch.from_numpy(val[0].y)
+    with torch.no_grad():
+        start = torch.nn.functional.mse_loss(net(x)[..., 0], y).item()
+    assert fit.best_val_loss == pytest.approx(start, rel=1e-4)
+
+
+def test_without_target_inputs_the_inputs_levels_reach_the_forecast() -> None:
+    torch.manual_seed(0)
+    net = XLSTMMixerNetwork(tiny_network("xlstm_mixer", target_inputs=None)).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.1)
+    x = torch.randn(4, 16, 2)
+    with torch.no_grad():
+        moved = net(x + torch.tensor([0.0, 3.0])) - net(x)  # the covariate 3 higher
+    assert moved.abs().max() > 1e-2
+
+
+def test_find_lr_is_refused_before_any_data_is_read() -> None:
+    opts = TrainingOptions(find_lr=True)
+    with pytest.raises(ConfigError, match="find_lr does not apply to xlstm_mixer"):
+        LightningForecaster(tiny_network("xlstm_mixer"), opts)
 
 
 def test_onnx_and_torchscript_match_at_context_512_and_horizon_720() -> None:

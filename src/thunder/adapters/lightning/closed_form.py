@@ -59,10 +59,10 @@ class NormalEquations:
         self.sq += (t * t).sum()
         self.rows += len(a)
 
-    def summed(self, strategy: Any) -> "NormalEquations":
+    def summed(self, trainer: pl.Trainer) -> "NormalEquations":
         """Every rank's sums added (the identity on one process)."""
         gram, cross, sq, rows = (
-            strategy.reduce(t, reduce_op="sum") for t in (self.gram, self.cross, self.sq, self.rows)
+            _sum(trainer, t) for t in (self.gram, self.cross, self.sq, self.rows)
         )
         return NormalEquations(gram, cross, sq, rows)
 
@@ -103,7 +103,7 @@ class ClosedFormStart(pl.Callback):
             eq = NormalEquations.empty(net.cfg.past_steps, net.cfg.future_steps)
             for x, y in _batches(loader):
                 eq.add(x, y, targets)
-            sums.append(eq.summed(trainer.strategy))
+            sums.append(eq.summed(trainer))
         w, self.ridge = solve(*sums)
         net.set_time_mix(w[:-1].T.float(), w[-1].float())
         self._score_the_start(trainer, module)
@@ -114,17 +114,26 @@ class ClosedFormStart(pl.Callback):
         count = torch.zeros((), dtype=torch.float64)
         was_training = module.training
         module.eval()
-        with torch.no_grad():
+        # as the epochs' val_loss: under the run's precision (autocast in a mixed-precision run)
+        with torch.no_grad(), trainer.precision_plugin.forward_context():
             for x, y in _batches(trainer.val_dataloaders):
                 loss = module.criterion(module(x.to(module.device)), y.to(module.device))
                 total += float(loss) * len(x)
                 count += len(x)
         module.train(was_training)
-        total = trainer.strategy.reduce(total, reduce_op="sum")
-        count = trainer.strategy.reduce(count, reduce_op="sum")
+        total, count = _sum(trainer, total), _sum(trainer, count)
         if float(count):
             self._best.best = float(total / count)
             self._best.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+
+
+def _sum(trainer: pl.Trainer, t: Tensor) -> Tensor:
+    """t added over the ranks, back on the CPU. The sums live on the CPU; NCCL reduces only on
+    the GPU, so a distributed run moves them to the rank's device for the reduction."""
+    if trainer.world_size == 1:
+        return t
+    reduced: Tensor = trainer.strategy.reduce(t.to(trainer.strategy.root_device), reduce_op="sum")
+    return reduced.cpu()
 
 
 def _batches(loaders: Any) -> Iterable[tuple[Tensor, Tensor]]:

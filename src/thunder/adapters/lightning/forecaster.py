@@ -73,6 +73,12 @@ class LightningForecaster:
                 )
             self._trained = custom.checked_module(module, network)
         elif program is None:
+            if options.find_lr and network.architecture == "xlstm_mixer":
+                raise ConfigError(
+                    "find_lr does not apply to xlstm_mixer: its linear path is solved before "
+                    "training, which the range test does not run; set model_config.learning_rate",
+                    field="find_lr",
+                )
             self._trained = self._new_module(None)
         self._traced: export.InferenceNet | None = None
 

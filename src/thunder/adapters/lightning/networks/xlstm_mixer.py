@@ -3,8 +3,9 @@
   x [B, past, F] -> each channel minus its last value -> one Linear(past -> future) shared by
     the channels, plus the last value back: the NLinear forecast [B, F, future] (time mixing)
   -> per variate, its input window and its forecast, z-scored with the window's mean and std,
-     embedded to a token [B, F, H]; memory tokens first (and one query token per target that
-     is not an input)
+     embedded to a token [B, F, H]; memory tokens first. Targets that are not inputs get one
+     query token each, whose output is the forecast itself: then the tokens are not z-scored,
+     so the inputs' levels reach it
   -> sLSTM blocks over the tokens in two views, variate order as given and reversed (variate
      mixing), concatenated -> Linear -> a correction [B, F, future, P] in window units
   -> forecast = NLinear forecast + correction * window std, at the targets' positions
@@ -71,8 +72,11 @@ class XLSTMMixerNetwork(WindowNetwork):
         B, H, P = x.shape[0], self.cfg.future_steps, self.params_per_output
         series = x.transpose(1, 2)  # [B, F, past]
         linear = self.linear_forecast(series)  # [B, F, H]
-        mu = series.mean(dim=-1, keepdim=True).detach()  # [B, F, 1]
-        sd = (series.var(dim=-1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()
+        if self.cfg.target_inputs is None:  # the inputs' level and scale carry the forecast
+            mu, sd = torch.zeros_like(series[..., :1]), torch.ones_like(series[..., :1])
+        else:  # the linear path carries them: the tokens see each window's shape
+            mu = series.mean(dim=-1, keepdim=True).detach()  # [B, F, 1]
+            sd = (series.var(dim=-1, keepdim=True, unbiased=False) + 1e-5).sqrt().detach()
         tokens = self.embed((torch.cat([series, linear], dim=-1) - mu) / sd)  # [B, F, D]
         M = self.memory.shape[0]
         tokens = torch.cat(
