@@ -24,8 +24,12 @@ class KeepBestWeights(pl.Callback):
             return
         loss = trainer.callback_metrics.get("val_loss")
         if loss is not None and (self.best is None or float(loss) < self.best):
-            self.best = float(loss)
-            self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            self.keep(float(loss), module)
+
+    def keep(self, loss: float, module: torch.nn.Module) -> None:
+        """`module`'s weights as they are now, with their val_loss, as the best so far."""
+        self.best = loss
+        self.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
     def state_dict(self) -> dict[str, Any]:
         """Saved in each checkpoint, so a resumed run still returns the best epoch's weights."""

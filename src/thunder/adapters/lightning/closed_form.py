@@ -128,8 +128,7 @@ class ClosedFormStart(pl.Callback):
         module.train(was_training)
         total, count = _sum(trainer, total), _sum(trainer, count)
         if float(count):
-            self._best.best = float(total / count)
-            self._best.state = {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
+            self._best.keep(float(total / count), module)
 
 
 def _sum(trainer: pl.Trainer, t: Tensor) -> Tensor:
