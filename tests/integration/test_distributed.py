@@ -32,6 +32,13 @@ def workspace(root: Path, **training: Any) -> Path:
     return config
 
 
+def train_demo_in(root: Path) -> subprocess.CompletedProcess[str]:
+    """`thunder chunk` on the demo data with root/config.json, its report in root/run.json."""
+    return thunder(
+        "chunk", "--input", str(DEMO_CSV), "--size", "500", "--report", "run.json", cwd=root
+    )
+
+
 def versions(root: Path) -> list[str]:
     return sorted(p.name for p in (root / "model" / "versions").iterdir())
 
@@ -45,9 +52,7 @@ def report_of(root: Path) -> dict[str, Any]:
 def one_process(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("one")
     workspace(root)
-    done = thunder(
-        "chunk", "--input", str(DEMO_CSV), "--size", "500", "--report", "run.json", cwd=root
-    )
+    done = train_demo_in(root)
     assert done.returncode == 0, done.stderr
     return report_of(root)
 
@@ -70,9 +75,7 @@ def test_two_local_processes_train_once_like_one(
     tmp_path: Path, one_process: dict[str, Any]
 ) -> None:
     workspace(tmp_path, devices=2, strategy="ddp")
-    done = thunder(
-        "chunk", "--input", str(DEMO_CSV), "--size", "500", "--report", "run.json", cwd=tmp_path
-    )
+    done = train_demo_in(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("published as version") == 1  # rank 0 alone prints and writes
     assert len(versions(tmp_path)) == 1
@@ -136,16 +139,10 @@ def _time_mix(root: Path, **training: Any) -> Any:
     cfg = json.loads(config.read_text())
     cfg["model_config"].update(architecture="xlstm_mixer", num_layers=1)
     config.write_text(json.dumps(cfg))
-    done = thunder_cli(root)
+    done = train_demo_in(root)
     assert done.returncode == 0, done.stderr
     net = thunder_api.load(thunder_api.load_config(config)).module().architecture
     return net.time_mix.weight.detach().numpy()
-
-
-def thunder_cli(root: Path) -> subprocess.CompletedProcess[str]:
-    return thunder(
-        "chunk", "--input", str(DEMO_CSV), "--size", "500", "--report", "run.json", cwd=root
-    )
 
 
 def test_two_ranks_solve_the_closed_form_start_over_all_windows(tmp_path: Path) -> None:
