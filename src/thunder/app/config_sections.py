@@ -13,6 +13,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# "package.module:Class" (or "package.module.Class", as LightningCLI writes it)
+CALLBACK_PATH = r"^[A-Za-z_][\w.]*[:.][A-Za-z_]\w*$"
+CallbackPath = Annotated[str, Field(pattern=CALLBACK_PATH)]
+
+
+class CallbackEntry(_Strict):
+    """A callback built with keyword arguments (LightningCLI's shape)."""
+
+    class_path: CallbackPath
+    init_args: dict[str, Any] = {}
+
+
 class TrainingConfig(_Strict):
     epochs: int = Field(10, ge=1)
     max_steps: int | None = Field(None, ge=1, description="cap on optimizer steps")
@@ -50,6 +62,11 @@ class TrainingConfig(_Strict):
         description="default: $MLFLOW_TRACKING_URI, else sqlite:///<model dir>/mlruns.db",
     )
     experiment: str = Field("thunder", min_length=1, description="the MLflow experiment name")
+    callbacks: list[CallbackPath | CallbackEntry] = Field(
+        [],
+        description='Lightning callbacks added to the run: "package.module:Class", or '
+        '{"class_path": ..., "init_args": {...}} to build it with keyword arguments',
+    )
 
 
 # the options each architecture reads besides num_features, hidden_size, num_layers, future_steps,

@@ -2,8 +2,15 @@
 no adapter is needed to build them (the container hands them to the Lightning forecaster)."""
 
 from thunder.app import paths
+from thunder.app.config_sections import CallbackEntry
 from thunder.app.settings import Settings
-from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
+from thunder.domain.training import (
+    CallbackSpec,
+    EarlyStopping,
+    NetworkConfig,
+    Optimisation,
+    TrainingOptions,
+)
 from thunder.domain.tuning import EpochHook
 
 
@@ -55,7 +62,14 @@ def training_options(
         progress=progress,
         find_lr=find_lr,
         epoch_end=epoch_end,
+        named_callbacks=tuple(map(_callback, t.callbacks)),
     )
+
+
+def _callback(entry: str | CallbackEntry) -> CallbackSpec:
+    if isinstance(entry, str):
+        return CallbackSpec(entry)
+    return CallbackSpec(entry.class_path, dict(entry.init_args))
 
 
 def _early_stopping(settings: Settings) -> EarlyStopping | None:

@@ -60,6 +60,15 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class CallbackSpec:
+    """A Lightning callback named in training_config.callbacks: where its class lives
+    ("package.module:Class") and the keyword arguments it is built with."""
+
+    path: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class EarlyStopping:
     """Stop when val_loss has not improved by `min_delta` for `patience` epochs."""
 
@@ -102,3 +111,4 @@ class TrainingOptions:
     find_lr: bool = False  # run the learning-rate range test first and train with its pick
     epoch_end: EpochHook | None = None  # a search's pruning hook: (epoch, val_loss) -> stop?
     callbacks: tuple[object, ...] = ()  # the user's own Lightning callbacks (Python API)
+    named_callbacks: tuple[CallbackSpec, ...] = ()  # training_config.callbacks, by import path

@@ -24,6 +24,7 @@ from thunder.adapters.lightning.closed_form import ClosedFormStart
 from thunder.adapters.lightning.data import WindowBatches
 from thunder.adapters.lightning.lr_finder import find_learning_rate
 from thunder.adapters.lightning.module import ThunderModule
+from thunder.adapters.lightning.named_callbacks import built_callbacks
 from thunder.adapters.lightning.networks.base import Forecasting, WindowNetwork
 from thunder.adapters.lightning.networks.losses import forecast_loss, loss_for
 from thunder.adapters.lightning.networks.xlstm_mixer import XLSTMMixerNetwork
@@ -64,6 +65,7 @@ class LightningForecaster:
         # loaded once: a damaged program fails here (inside checkpoint.load: ArtifactCorrupt)
         self._loaded = custom.load_program(program) if program is not None else None
         self._trained: ThunderModule | None = None
+        self._named_callbacks = built_callbacks(options.named_callbacks)  # before any data
         if module is not None:
             if options.find_lr:  # said before any data is read
                 raise ConfigError(
@@ -107,7 +109,7 @@ class LightningForecaster:
         self._module.train()  # a user's module may come back from an earlier fit in eval mode
         self._traced = None
         best, callbacks = training_callbacks(opts, run_dir)
-        callbacks += custom.user_callbacks(opts.callbacks)
+        callbacks += custom.user_callbacks(opts.callbacks) + self._named_callbacks
         if self._solves_linear_path():
             callbacks.append(ClosedFormStart(best))
         train_data = self._batches(train, batch_sizes)
