@@ -183,3 +183,16 @@ def test_a_written_file_is_replaced_and_publishes_no_version(
     subject.store.write_file(path, b"new")
     assert (subject.store.current_version(), subject.store.history()) == (version, [version])
     assert subject.written(path) == b"new"
+
+
+def test_read_file_reads_a_written_file_and_the_current_versions_configured_path(
+    subject: Subject, tmp_path: Path
+) -> None:
+    path = str(tmp_path / "elsewhere" / "model.pt")
+    subject.store.write_file(path, b"outside")
+    assert subject.store.read_file(path) == b"outside"
+    _publish(subject, b"1")
+    _publish(subject, b"2")
+    assert subject.store.read_file(subject.model) == b"weights 2"
+    with pytest.raises(ArtifactNotFound):
+        subject.store.read_file(str(tmp_path / "nothing.pt"))

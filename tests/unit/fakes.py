@@ -209,12 +209,14 @@ class FakeForecaster:
         network: NetworkConfig | None = None,
         options: TrainingOptions | None = None,
         module: object | None = None,
+        start: tuple[str, bytes] | None = None,
     ) -> None:
         """`network`, `options` and `module`: what the training use case asked the container
         for (kept, so a test can check them; the naive forecast needs none)."""
         self.network = network
         self.options = options
         self.module = module
+        self.start = start
         self._targets = list(target_inputs)
         self._future = future_steps
         self.levels = tuple(levels)
@@ -315,6 +317,11 @@ class InMemoryArtifactStore:
 
     def write_file(self, path: str, data: bytes) -> None:
         self.written[path] = data
+
+    def read_file(self, path: str) -> bytes:
+        if path in self.files:  # the current version's file at its configured path, as the link
+            return self.files[path]
+        raise ArtifactNotFound(f"{path}: no such artifact (train a model first)")
 
     def publish(self, files: Mapping[str, bytes]) -> str:
         if self.fail_on_commit:

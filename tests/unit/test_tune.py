@@ -93,9 +93,14 @@ class ScoredForecaster(FakeForecaster):
     predictions = 0
 
     def __init__(
-        self, *, network: NetworkConfig, options: TrainingOptions, module: object = None
+        self,
+        *,
+        network: NetworkConfig,
+        options: TrainingOptions,
+        module: object = None,
+        start: tuple[str, bytes] | None = None,
     ) -> None:
-        super().__init__((0,), 3, network=network, options=options, module=module)
+        super().__init__((0,), 3, network=network, options=options, module=module, start=start)
         self._loss = 1.0 / network.hidden_size
         self._epoch_end = options.epoch_end
 

@@ -132,6 +132,9 @@ class FilesystemArtifactStore:
         except OSError as e:
             raise ArtifactError(f"cannot write {path}: {e.strerror}") from None
 
+    def read_file(self, path: str) -> bytes:
+        return _read(Path(path))
+
     def history(self) -> list[str]:
         """Complete versions, oldest first."""
         if not self.versions.is_dir():

@@ -55,10 +55,13 @@ def _lightning_forecaster(
     options: TrainingOptions,
     layout: torch_cluster.Layout | None,
     module: object | None = None,
+    start: tuple[str, bytes] | None = None,
 ) -> Forecaster:
     from thunder.adapters.lightning.forecaster import LightningForecaster
 
-    return LightningForecaster(network=network, options=options, layout=layout, module=module)
+    return LightningForecaster(
+        network=network, options=options, layout=layout, module=module, start=start
+    )
 
 
 def _load_torch_model(data: bytes, origin: str) -> InferenceModel:
@@ -199,8 +202,10 @@ class Container(containers.DeclarativeContainer):
             settings=settings,
             preprocessor_factory=preprocessor_factory,
             cache_factory=row_cache.provider,
+            preprocessor_loader=preprocessor_loader,
         ),
         forecaster_factory=forecaster.provider,
+        store=artifact_store,
         publish=providers.Factory(
             PublishRun,
             settings=settings,

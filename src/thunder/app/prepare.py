@@ -12,7 +12,7 @@ from thunder.app.settings import Settings
 from thunder.app.windows import checked_rows
 from thunder.domain.data.splitting import plan_split, rows_of
 from thunder.domain.data.table import StreamedTable
-from thunder.domain.errors import ClusterError, NotEnoughData
+from thunder.domain.errors import ClusterError, ConfigError, NotEnoughData
 from thunder.domain.ports import (
     ChunkSource,
     Preprocessor,
@@ -24,6 +24,7 @@ from thunder.domain.scoring.metrics import naive_scale, season_length
 from thunder.domain.values import Chunk, Columns, SplitPlan
 
 PreprocessorFactory = Callable[[Sequence[str]], Preprocessor]
+PreprocessorLoader = Callable[[bytes, str], Preprocessor]
 Rows = Callable[[], Iterator[Chunk]]  # a fresh pass over the checked rows on each call
 CACHE_LAYOUT = "rows-v3"  # v3: values beyond float32 are refused, no longer cached as inf
 
@@ -58,10 +59,12 @@ class PrepareData:
         settings: Settings,
         preprocessor_factory: PreprocessorFactory,
         cache_factory: RowCacheFactory,
+        preprocessor_loader: PreprocessorLoader,
     ) -> None:
         self._settings = settings
         self._new_preprocessor = preprocessor_factory
         self._new_cache = cache_factory  # used when preprocessing_config.cache is on
+        self._load_preprocessor = preprocessor_loader
 
     def __call__(
         self,
@@ -69,8 +72,10 @@ class PrepareData:
         progress: Progress,
         fitted: Fitted | None = None,
         rank: int = 0,
+        kept: bytes | None = None,
     ) -> Prepared:
-        """`fitted`: rank 0's scaler, used instead of fitting one, so every rank scales alike."""
+        """`fitted`: rank 0's scaler, used instead of fitting one, so every rank scales alike.
+        `kept`: a published scaler (--keep-scaler), used instead of fitting one on these rows."""
         start = time.perf_counter()
         cfg = self._settings.preprocessing_config
         cols = self._settings.columns(list(source.header()))
@@ -86,7 +91,7 @@ class PrepareData:
         check_s = time.perf_counter() - start
         plan = self._plan(source, table)
         start = time.perf_counter()
-        fitted = fitted or self._fit(table, plan, cols, fingerprint, progress)
+        fitted = fitted or self._fit(table, plan, cols, fingerprint, progress, kept)
         window = self._settings.window
         season = season_length(cfg.season_length, table.step_seconds, window.past_steps)
         return Prepared(
@@ -126,18 +131,37 @@ class PrepareData:
             raise NotEnoughData(f"{source.name}: {e.message}", field=e.field) from None
 
     def _fit(
-        self, table: Table, plan: SplitPlan, cols: Columns, fingerprint: str, progress: Progress
+        self,
+        table: Table,
+        plan: SplitPlan,
+        cols: Columns,
+        fingerprint: str,
+        progress: Progress,
+        kept: bytes | None,
     ) -> Fitted:
-        """The scaler and MASE's naive scale, from the train rows only."""
-        pre = self._new_preprocessor(cols.scaled)
-        for train_rows in rows_of(
-            progress.track(table.chunks(), "scale", plan.rows), plan, "train"
-        ):
-            if len(train_rows):
-                pre.partial_fit(train_rows)
+        """The scaler (or the kept one) and MASE's naive scale, from the train rows only."""
+        if kept is not None:
+            pre = self._kept(kept, cols)
+        else:
+            pre = self._new_preprocessor(cols.scaled)
+            for train_rows in rows_of(
+                progress.track(table.chunks(), "scale", plan.rows), plan, "train"
+            ):
+                if len(train_rows):
+                    pre.partial_fit(train_rows)
         target_idx = [cols.scaled.index(t) for t in cols.targets]
         naive = naive_scale(table.chunks(), plan, target_idx, cols.targets)
         return Fitted(pre, naive, fingerprint)
+
+    def _kept(self, data: bytes, cols: Columns) -> Preprocessor:
+        pre = self._load_preprocessor(data, "--init-from's preprocessor")
+        if tuple(pre.columns) != cols.scaled:
+            raise ConfigError(
+                f"--keep-scaler: the kept scaler scales {list(pre.columns)}, this run "
+                f"{list(cols.scaled)}; drop --keep-scaler to fit one on these rows",
+                field="keep_scaler",
+            )
+        return pre
 
 
 def _cache_key(fingerprint: str, cols: Columns, id_column: str | None, missing: str) -> str:

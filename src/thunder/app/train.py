@@ -13,10 +13,18 @@ from thunder.app.publish import PublishRun
 from thunder.app.report import DataSummary, RunReport, TestSummary, TrainSummary
 from thunder.app.settings import Settings
 from thunder.app.training_options import network_config, training_options
+from thunder.app.warm_start import Start, find_start
 from thunder.app.windows import Scored, Tally, scaled_windows, tally
 from thunder.domain.data.sharding import shard_bounds, shard_origins
 from thunder.domain.data.splitting import split_origins, windows_in
-from thunder.domain.ports import ChunkSource, Forecaster, ProgressFactory, WindowStream
+from thunder.domain.errors import ConfigError
+from thunder.domain.ports import (
+    ArtifactStore,
+    ChunkSource,
+    Forecaster,
+    ProgressFactory,
+    WindowStream,
+)
 from thunder.domain.scoring.evaluation import SAMPLE_WINDOWS, spread
 from thunder.domain.training import CUSTOM, NetworkConfig, TrainingOptions
 from thunder.domain.tuning import EpochHook
@@ -27,10 +35,16 @@ class ForecasterFactory(Protocol):
     """The forecaster of one run, built for its network and its training options."""
 
     def __call__(
-        self, *, network: NetworkConfig, options: TrainingOptions, module: object | None = None
+        self,
+        *,
+        network: NetworkConfig,
+        options: TrainingOptions,
+        module: object | None = None,
+        start: tuple[str, bytes] | None = None,
     ) -> Forecaster:
         """`module`: a user's network to train instead of the one `network` names (opaque
-        here: the forecaster adapter knows what it is)."""
+        here: the forecaster adapter knows what it is). `start`: (its name, a published model)
+        whose weights training starts from."""
         ...
 
 
@@ -43,11 +57,13 @@ class TrainFromChunks:
         publish: PublishRun,
         ranks: Ranks,
         progress_factory: ProgressFactory,
+        store: ArtifactStore,
     ) -> None:
         self._settings = settings
         self._prepare = prepare
         self._new_forecaster = forecaster_factory
         self._publish = publish
+        self._store = store  # where --init-from finds a kept version
         self._ranks = ranks
         self._new_progress = progress_factory
 
@@ -62,6 +78,8 @@ class TrainFromChunks:
         validate_only: bool = False,
         module: object | None = None,
         callbacks: Sequence[object] = (),
+        init_from: str | None = None,
+        keep_scaler: bool = False,
     ) -> RunReport:
         """Train, evaluate and publish. `resume` continues an interrupted run of the same data
         and config from its last epoch checkpoint; `find_lr` runs the learning-rate range test
@@ -69,20 +87,26 @@ class TrainFromChunks:
         loss and may stop the run (a search's pruner). `validate_only` (a tuning trial) stops
         after the fit: the report has no test scores, and nothing is published. `module` (a
         user's ThunderModule) trains instead of model_config's network; `callbacks` join the
-        run's own (both from the Python API)."""
+        run's own (both from the Python API). `init_from` (a kept version, or a model file)
+        starts from that model's weights, and `keep_scaler` keeps its scaler too."""
         s = self._settings
         network, custom = network_config(s), _described(module) if module is not None else None
         options = training_options(s, progress, find_lr, on_epoch)
+        start = self._start(init_from, keep_scaler)
         # built first: a user's module that does not fit the windows fails before any data pass
         forecaster = self._new_forecaster(
             network=replace(network, architecture=CUSTOM) if module is not None else network,
             options=replace(options, callbacks=tuple(callbacks)),
             module=module,
+            start=(start.source, start.model) if start else None,
         )
         shown = self._new_progress(progress, source.chunk_rows)
-        prep = self._ranks.prepare(lambda fitted, rank: self._prepare(source, shown, fitted, rank))
-        fit = self._fit(forecaster, prep, resume, custom)
-        report = RunReport(_data(source, prep), self._train(prep, fit), prep.naive_mae)
+        kept = start.preprocessor if start else None
+        prep = self._ranks.prepare(
+            lambda fitted, rank: self._prepare(source, shown, fitted, rank, kept)
+        )
+        fit = self._fit(forecaster, prep, resume, custom, start)
+        report = RunReport(_data(source, prep), self._train(prep, fit, start), prep.naive_mae)
         if validate_only:  # the search scores the val loss; the test split stays unseen
             return report
         tallies = self._test(forecaster, prep)
@@ -100,6 +124,17 @@ class TrainFromChunks:
         self._ranks.broadcast(report)
         return report
 
+    def _start(self, init_from: str | None, keep_scaler: bool) -> Start | None:
+        if init_from is None:
+            if keep_scaler:
+                raise ConfigError(
+                    "--keep-scaler keeps the scaler of the model --init-from names: give "
+                    "--init-from too",
+                    field="keep_scaler",
+                )
+            return None
+        return find_start(self._settings, self._store, init_from, keep_scaler)
+
     def _windows(self, prep: Prepared, part: str, step: int) -> WindowStream:
         """This rank's shard of the part's windows (all of them in one process)."""
         r = self._ranks
@@ -108,7 +143,12 @@ class TrainFromChunks:
         return cut(shard_origins(origins, r.rank, r.world))
 
     def _fit(
-        self, forecaster: Forecaster, prep: Prepared, resume: bool, custom: str | None
+        self,
+        forecaster: Forecaster,
+        prep: Prepared,
+        resume: bool,
+        custom: str | None,
+        start: Start | None,
     ) -> FitResult:
         split = self._settings.preprocessing_config.split_config
         mine, sizes = self._ranks.train_shard(
@@ -118,12 +158,12 @@ class TrainFromChunks:
             self._windows(prep, "train", 1),
             self._windows(prep, "val", split.eval_stride),
             train_windows=mine,
-            run_id=self._run_id(prep, custom),
+            run_id=self._run_id(prep, custom, start),
             resume=resume,
             batch_sizes=sizes,
         )
 
-    def _train(self, prep: Prepared, fit: FitResult) -> TrainSummary:
+    def _train(self, prep: Prepared, fit: FitResult, start: Start | None) -> TrainSummary:
         seen = sum(cast(int, n) for n in self._ranks.gather(fit.windows_seen))
         return TrainSummary(
             epochs=fit.epochs,
@@ -137,6 +177,8 @@ class TrainFromChunks:
             learning_rate=fit.learning_rate or self._settings.network.learning_rate,
             lr_found=fit.lr_found,
             log_dir=fit.log_dir,
+            init_from=start.source if start else None,
+            kept_scaler=start is not None and start.preprocessor is not None,
         )
 
     def _test_windows(self, prep: Prepared) -> int:
@@ -158,10 +200,13 @@ class TrainFromChunks:
         )
         return [cast(Tally, t) for t in r.gather(mine)]
 
-    def _run_id(self, prep: Prepared, custom: str | None) -> str:
-        """The data's bytes, the whole config and a user's network: a checkpoint only resumes
-        its own run."""
+    def _run_id(self, prep: Prepared, custom: str | None, start: Start | None) -> str:
+        """The data's bytes, the whole config, a user's network and the weights it started
+        from: a checkpoint only resumes its own run."""
         run = [prep.fingerprint, self._settings.shareable()] + ([custom] if custom else [])
+        if start is not None:
+            kept = "kept scaler" if start.preprocessor is not None else "refitted scaler"
+            run += [hashlib.sha256(start.model).hexdigest(), kept]
         what = json.dumps(run, sort_keys=True)
         return hashlib.sha256(what.encode()).hexdigest()[:16]
 

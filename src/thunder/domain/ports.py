@@ -171,6 +171,11 @@ class ArtifactStore(Protocol):
         """One file outside the versions, replaced atomically (an export to a chosen path)."""
         ...
 
+    def read_file(self, path: str) -> bytes:
+        """One file as it is, wherever it lies (a model file --init-from names);
+        ArtifactNotFound when there is none."""
+        ...
+
     def history(self) -> list[str]:
         """Kept versions, oldest first."""
         ...

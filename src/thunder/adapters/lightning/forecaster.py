@@ -37,6 +37,7 @@ from thunder.adapters.lightning.trainer import (
     quiet_lightning,
     training_loggers,
 )
+from thunder.adapters.lightning.warm_start import start_weights
 from thunder.adapters.mlflow_tracker import run_of
 from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ConfigError, NothingToResume
@@ -53,10 +54,12 @@ class LightningForecaster:
         layout: RunLayout | None = None,
         module: object | None = None,
         program: bytes | None = None,
+        start: tuple[str, bytes] | None = None,
     ) -> None:
         """`layout`: where this process sits in a launched run (the connected cluster's);
         None trains on one device. `module`: a user's ThunderModule to train instead of the
-        network model_config names (custom.py)."""
+        network model_config names (custom.py). `start`: (its name, a published model) whose
+        weights training starts from (--init-from; warm_start.py)."""
         self._network = network
         self._options = options
         self._layout = layout
@@ -66,6 +69,7 @@ class LightningForecaster:
         self._loaded = custom.load_program(program) if program is not None else None
         self._trained: ThunderModule | None = None
         self._named_callbacks = built_callbacks(options.named_callbacks)  # before any data
+        self._start = start_weights(start[1], network, start[0]) if start else None
         if module is not None:
             if options.find_lr:  # said before any data is read
                 raise ConfigError(
@@ -170,6 +174,8 @@ class LightningForecaster:
         (else the configured rate) and the configured schedule on each, in ThunderModule."""
         opt = self._options.optimisation
         net = build(self._network)
+        if self._start is not None:
+            net.load_state_dict(self._start)
         optimizers = [adamw(group, lr or opt.learning_rate) for group in net.parameter_groups()]
         make = schedule(opt.lr_schedule, opt.warmup_steps, total_steps)
         schedules = [s for s in map(make, optimizers) if s is not None]
@@ -182,8 +188,9 @@ class LightningForecaster:
         )
 
     def _solves_linear_path(self) -> bool:
-        """A network whose time mixing starts in closed form (from the targets' own history)."""
-        net = None if self._custom else self._net
+        """A network whose time mixing starts in closed form (from the targets' own history),
+        unless the run starts from a published model's weights."""
+        net = None if self._custom or self._start is not None else self._net
         return isinstance(net, XLSTMMixerNetwork) and net.cfg.target_inputs is not None
 
     def _base_rate(self) -> float:

@@ -13,7 +13,9 @@ def format_summary(report: RunReport) -> str:
         f"test {data.test_rows})",
         f"train: {train.epochs} epoch(s), {train.steps} steps, {train.wall_s:.1f} s, "
         f"{train.windows_per_s:.0f} windows/s, learning rate {train.learning_rate:.3g}"
-        + (" (found by --find-lr)" if train.lr_found else ""),
+        + (" (found by --find-lr)" if train.lr_found else "")
+        + (f", started from {train.init_from}" if train.init_from else "")
+        + (" and its scaler" if train.kept_scaler else ""),
     ]
     if test is not None:
         season = test.season_length

@@ -41,6 +41,19 @@ FIND_LR_ALONE = (
     help="Run Lightning's learning-rate range test first (100 steps) and train with its "
     "suggestion instead of model_config.learning_rate.",
 )
+@click.option(
+    "--init-from",
+    metavar="VERSION|PATH",
+    default=None,
+    help="Start from the weights of a published model (a version `thunder versions` lists, "
+    "or a model file with its card beside it) instead of fresh ones: fine-tune on INPUT. Same "
+    "network, columns and window.",
+)
+@click.option(
+    "--keep-scaler",
+    is_flag=True,
+    help="With --init-from: keep that model's fitted scaler instead of refitting one on INPUT.",
+)
 @click.pass_context
 def chunk(
     ctx: click.Context,
@@ -50,6 +63,8 @@ def chunk(
     report_path: str | None,
     resume: bool,
     find_lr: bool,
+    init_from: str | None,
+    keep_scaler: bool,
 ) -> None:
     """Train on INPUT read in chunks of SIZE rows; write model, preprocessor and model card."""
     container = container_for(ctx, config)
@@ -64,7 +79,12 @@ def chunk(
     source = container.chunk_source(path=input_path, chunk_size=size)
     try:
         report = container.train_from_chunks()(
-            source, resume=resume, find_lr=find_lr, progress=sys.stderr.isatty() and main_rank
+            source,
+            resume=resume,
+            find_lr=find_lr,
+            progress=sys.stderr.isatty() and main_rank,
+            init_from=init_from,
+            keep_scaler=keep_scaler,
         )
     except PeerStopped:
         # rank 0 has printed why and exits 1 itself: the run fails as rank 0's failure; were
@@ -90,6 +110,8 @@ def _relaunch(ctx: click.Context) -> list[str]:
     argv = ["chunk", "--input", params["input_path"], "--size", str(params["size"])]
     argv += ["--config", params["config"]] if params["config"] else []
     argv += ["--resume"] if params["resume"] else []
+    argv += ["--init-from", params["init_from"]] if params["init_from"] else []
+    argv += ["--keep-scaler"] if params["keep_scaler"] else []
     argv += ["--report", params["report_path"]] if params["report_path"] else []
     return ["-m", "thunder", *argv]
 

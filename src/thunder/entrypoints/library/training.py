@@ -3,6 +3,7 @@ the same files as one version, atomically; nothing is printed unless progress is
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from os import PathLike, fspath
 from typing import TYPE_CHECKING
 
 from thunder.app.container import Container
@@ -57,6 +58,8 @@ def train(
     find_lr: bool = False,
     module: "pl.LightningModule | None" = None,
     callbacks: "Sequence[pl.Callback]" = (),
+    init_from: "str | PathLike[str] | None" = None,
+    keep_scaler: bool = False,
 ) -> TrainingRun:
     """Train a model, score it on the test split and publish it as a new version, exactly as
     `thunder chunk` does: the same files, the same atomic publish, the same report.
@@ -83,6 +86,12 @@ def train(
             and `thunder.load` forecast without your class.
         callbacks: Lightning callbacks added to the run's own (early stopping, the best
             epoch's weights, checkpoints for `resume`).
+        init_from: start from the weights of a published model instead of fresh ones (fine-
+            tuning, as `chunk --init-from`): a kept version's id (`thunder versions`) or the
+            path of a model file thunder wrote (its card beside it). Same network, columns
+            and window, else a ConfigError naming the first field that differs.
+        keep_scaler: with `init_from`, keep that model's fitted scaler instead of fitting one
+            on `data`'s train rows.
 
     Returns:
         The run: `.report` (a RunReport), `.version`, and `.load()` for the published model.
@@ -101,6 +110,8 @@ def train(
         find_lr=find_lr,
         module=module,
         callbacks=callbacks,
+        init_from=init_from,
+        keep_scaler=keep_scaler,
     )
 
 
@@ -114,6 +125,8 @@ def train_with(
     find_lr: bool = False,
     module: "pl.LightningModule | None" = None,
     callbacks: "Sequence[pl.Callback]" = (),
+    init_from: "str | PathLike[str] | None" = None,
+    keep_scaler: bool = False,
 ) -> TrainingRun:
     """`train` with a container already built (bootstrap's, or a test's with fakes)."""
     positive(chunk_size, "chunk_size")
@@ -130,8 +143,18 @@ def train_with(
             progress=progress,
             module=module,
             callbacks=_listed(callbacks),
+            init_from=_optional_text(init_from, "init_from"),
+            keep_scaler=keep_scaler,
         )
     return TrainingRun(report, container)
+
+
+def _optional_text(value: object, name: str) -> str | None:
+    if value is not None and not isinstance(value, str | PathLike):
+        raise InvalidArgument(
+            f"{name} must be a version id or a path, got {type(value).__name__}", field=name
+        )
+    return None if value is None else str(fspath(value))
 
 
 def _listed(callbacks: "Sequence[pl.Callback]") -> "list[pl.Callback]":
