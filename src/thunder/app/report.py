@@ -37,6 +37,8 @@ class TrainSummary:
     learning_rate: float
     lr_found: bool
     log_dir: str | None
+    batch_size: int  # windows per train batch
+    batch_size_found: bool = False  # chosen by --find-batch-size
     init_from: str | None = None  # the published model the weights started from (--init-from)
     kept_scaler: bool = False  # its scaler kept (--keep-scaler) instead of one refitted
 

@@ -80,6 +80,7 @@ class TrainFromChunks:
         callbacks: Sequence[object] = (),
         init_from: str | None = None,
         keep_scaler: bool = False,
+        find_batch_size: bool = False,
     ) -> RunReport:
         """Train, evaluate and publish. `resume` continues an interrupted run of the same data
         and config from its last epoch checkpoint; `find_lr` runs the learning-rate range test
@@ -88,10 +89,17 @@ class TrainFromChunks:
         after the fit: the report has no test scores, and nothing is published. `module` (a
         user's ThunderModule) trains instead of model_config's network; `callbacks` join the
         run's own (both from the Python API). `init_from` (a kept version, or a model file)
-        starts from that model's weights, and `keep_scaler` keeps its scaler too."""
+        starts from that model's weights, and `keep_scaler` keeps its scaler too.
+        `find_batch_size` runs the batch-size finder first and trains with its pick."""
         s = self._settings
         network, custom = network_config(s), _described(module) if module is not None else None
-        options = training_options(s, progress, find_lr, on_epoch)
+        if find_batch_size and resume:
+            raise ConfigError(
+                "--find-batch-size does not apply to --resume: the interrupted run goes on "
+                "with its own batches; set split_config.batch_size to the size it found",
+                field="find_batch_size",
+            )
+        options = training_options(s, progress, find_lr, on_epoch, find_batch_size)
         start = self._start(init_from, keep_scaler)
         # built first: a user's module that does not fit the windows fails before any data pass
         forecaster = self._new_forecaster(
@@ -177,6 +185,9 @@ class TrainFromChunks:
             learning_rate=fit.learning_rate or self._settings.network.learning_rate,
             lr_found=fit.lr_found,
             log_dir=fit.log_dir,
+            batch_size=fit.batch_size
+            or self._settings.preprocessing_config.split_config.batch_size,
+            batch_size_found=fit.batch_size is not None,
             init_from=start.source if start else None,
             kept_scaler=start is not None and start.preprocessor is not None,
         )

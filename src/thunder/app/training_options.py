@@ -35,7 +35,11 @@ def network_config(settings: Settings) -> NetworkConfig:
 
 
 def training_options(
-    settings: Settings, progress: bool, find_lr: bool, epoch_end: EpochHook | None = None
+    settings: Settings,
+    progress: bool,
+    find_lr: bool,
+    epoch_end: EpochHook | None = None,
+    find_batch_size: bool = False,
 ) -> TrainingOptions:
     t = settings.training_config
     return TrainingOptions(
@@ -61,6 +65,7 @@ def training_options(
         artifact_location=paths.mlflow_artifacts(settings),
         progress=progress,
         find_lr=find_lr,
+        find_batch_size=find_batch_size,
         epoch_end=epoch_end,
         named_callbacks=tuple(map(_callback, t.callbacks)),
     )

@@ -109,6 +109,7 @@ class TrainingOptions:
     artifact_location: str | None = None  # where a new MLflow experiment keeps its files
     progress: bool = False
     find_lr: bool = False  # run the learning-rate range test first and train with its pick
+    find_batch_size: bool = False  # run the batch-size finder first and train with its pick
     epoch_end: EpochHook | None = None  # a search's pruning hook: (epoch, val_loss) -> stop?
     callbacks: tuple[object, ...] = ()  # the user's own Lightning callbacks (Python API)
     named_callbacks: tuple[CallbackSpec, ...] = ()  # training_config.callbacks, by import path

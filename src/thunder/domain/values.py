@@ -135,6 +135,7 @@ class FitResult:
     learning_rate: float | None = None  # the rate trained with
     lr_found: bool = False  # True when a learning-rate range test chose it
     tracking_run: str | None = None  # the experiment tracker's run (MLflow run id), if any
+    batch_size: int | None = None  # the train batch size, when the batch-size finder chose it
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from thunder.adapters.lightning import checkpoint, custom, export
+from thunder.adapters.lightning import batch_finder, checkpoint, custom, export
 from thunder.adapters.lightning.callbacks import KeepBestWeights, training_callbacks
 from thunder.adapters.lightning.closed_form import ClosedFormStart
 from thunder.adapters.lightning.data import WindowBatches
@@ -70,6 +71,9 @@ class LightningForecaster:
         self._trained: ThunderModule | None = None
         self._named_callbacks = built_callbacks(options.named_callbacks)  # before any data
         self._start = start_weights(start[1], network, start[0]) if start else None
+        refused = batch_finder.refusal(options.accelerator) if options.find_batch_size else None
+        if refused is not None:
+            raise ConfigError(refused, field="find_batch_size")
         if module is not None:
             if options.find_lr:  # said before any data is read
                 raise ConfigError(
@@ -104,8 +108,13 @@ class LightningForecaster:
         resume: bool = False,
         batch_sizes: Sequence[int] | None = None,
     ) -> FitResult:
+        run_dir = _run_dir(self._options.checkpoint_dir, run_id, resume)
+        start = time.perf_counter()
+        # first: what follows (the schedule's length, the batches) takes the size it finds
+        batch = (
+            self._find_batch_size(train, train_windows) if self._options.find_batch_size else None
+        )
         opts = self._options
-        run_dir = _run_dir(opts.checkpoint_dir, run_id, resume)
         pl.seed_everything(opts.seed, workers=True, verbose=False)
         total_steps = self._total_steps(train_windows, batch_sizes)
         if not self._custom:
@@ -118,7 +127,6 @@ class LightningForecaster:
             callbacks.append(ClosedFormStart(best))
         train_data = self._batches(train, batch_sizes)
         val_loader = DataLoader(WindowBatches(val, opts.batch_size), batch_size=None)
-        start = time.perf_counter()
         found = None
         if opts.find_lr and not resume:  # a resumed run keeps the rate it started with
             arch = self._network.architecture
@@ -136,10 +144,28 @@ class LightningForecaster:
         wall = time.perf_counter() - start
         if run_dir is not None and trainer.is_global_zero:  # finished: checkpoints served
             shutil.rmtree(run_dir, ignore_errors=True)
-        return self._finish(trainer, best, wall, found)
+        return self._finish(trainer, best, wall, found, batch)
+
+    def _find_batch_size(self, train: WindowStream, train_windows: int | None) -> int:
+        """Lightning's batch-size finder (batch_finder.py) on a module trained from scratch
+        after; this run's options take its pick."""
+        found = batch_finder.find_batch_size(
+            self._module,
+            lambda size: self._batches(train, None, size),
+            self._options,
+            self._layout,
+            train_windows,
+        )
+        self._options = replace(self._options, batch_size=found)
+        return found
 
     def _finish(
-        self, trainer: pl.Trainer, best: KeepBestWeights, wall: float, found: float | None
+        self,
+        trainer: pl.Trainer,
+        best: KeepBestWeights,
+        wall: float,
+        found: float | None,
+        batch: int | None,
     ) -> FitResult:
         """The best epoch's weights kept, on the CPU for inference, and what the run did."""
         if best.state is not None:
@@ -155,14 +181,18 @@ class LightningForecaster:
             learning_rate=found or self._base_rate(),
             lr_found=found is not None,
             tracking_run=run_of(trainer.loggers),
+            batch_size=batch,
         )
 
-    def _batches(self, train: WindowStream, sizes: Sequence[int] | None) -> WindowBatches:
-        """The training batches, shuffled through a bounded buffer, reproducibly."""
+    def _batches(
+        self, train: WindowStream, sizes: Sequence[int] | None, size: int | None = None
+    ) -> WindowBatches:
+        """The training batches (of `size`, else the configured size), shuffled through a
+        bounded buffer, reproducibly."""
         opts = self._options
         return WindowBatches(
             train,
-            opts.batch_size,
+            size or opts.batch_size,
             shuffle=True,
             seed=opts.seed,
             buffer_windows=opts.shuffle_buffer,

@@ -14,6 +14,11 @@ def format_summary(report: RunReport) -> str:
         f"train: {train.epochs} epoch(s), {train.steps} steps, {train.wall_s:.1f} s, "
         f"{train.windows_per_s:.0f} windows/s, learning rate {train.learning_rate:.3g}"
         + (" (found by --find-lr)" if train.lr_found else "")
+        + (
+            f", batch size {train.batch_size} (found by --find-batch-size)"
+            if train.batch_size_found
+            else ""
+        )
         + (f", started from {train.init_from}" if train.init_from else "")
         + (" and its scaler" if train.kept_scaler else ""),
     ]

@@ -17,6 +17,10 @@ FIND_LR_ALONE = (
     "chunk --find-lr runs in one process: find the rate without ddp, then set "
     "model_config.learning_rate"
 )
+FIND_BATCH_ALONE = (
+    "chunk --find-batch-size runs in one process (Lightning's finder does not run under ddp): "
+    "find the size on one device, then set split_config.batch_size"
+)
 
 
 @click.command()
@@ -42,6 +46,12 @@ FIND_LR_ALONE = (
     "suggestion instead of model_config.learning_rate.",
 )
 @click.option(
+    "--find-batch-size",
+    is_flag=True,
+    help="Run Lightning's batch-size finder first (on a GPU: the batch doubles until it no "
+    "longer fits in memory) and train with the largest size that fit.",
+)
+@click.option(
     "--init-from",
     metavar="VERSION|PATH",
     default=None,
@@ -63,6 +73,7 @@ def chunk(
     report_path: str | None,
     resume: bool,
     find_lr: bool,
+    find_batch_size: bool,
     init_from: str | None,
     keep_scaler: bool,
 ) -> None:
@@ -72,7 +83,7 @@ def chunk(
         [("--report", Path(report_path).parent)] if report_path else []
     )
     cluster = container.cluster()
-    alone = FIND_LR_ALONE if find_lr else None
+    alone = FIND_LR_ALONE if find_lr else FIND_BATCH_ALONE if find_batch_size else None
     if container.launch_ranks(command=_relaunch(ctx), one_process_only=alone):
         return  # the ranks it started have trained, published and printed the summary
     main_rank = cluster.rank == 0
@@ -85,6 +96,7 @@ def chunk(
             progress=sys.stderr.isatty() and main_rank,
             init_from=init_from,
             keep_scaler=keep_scaler,
+            find_batch_size=find_batch_size,
         )
     except PeerStopped:
         # rank 0 has printed why and exits 1 itself: the run fails as rank 0's failure; were

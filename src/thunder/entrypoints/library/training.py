@@ -60,6 +60,7 @@ def train(
     callbacks: "Sequence[pl.Callback]" = (),
     init_from: "str | PathLike[str] | None" = None,
     keep_scaler: bool = False,
+    find_batch_size: bool = False,
 ) -> TrainingRun:
     """Train a model, score it on the test split and publish it as a new version, exactly as
     `thunder chunk` does: the same files, the same atomic publish, the same report.
@@ -92,6 +93,8 @@ def train(
             and window, else a ConfigError naming the first field that differs.
         keep_scaler: with `init_from`, keep that model's fitted scaler instead of fitting one
             on `data`'s train rows.
+        find_batch_size: run Lightning's batch-size finder first and train with the largest
+            batch that fits in the GPU's memory (a ConfigError on the CPU).
 
     Returns:
         The run: `.report` (a RunReport), `.version`, and `.load()` for the published model.
@@ -112,6 +115,7 @@ def train(
         callbacks=callbacks,
         init_from=init_from,
         keep_scaler=keep_scaler,
+        find_batch_size=find_batch_size,
     )
 
 
@@ -127,6 +131,7 @@ def train_with(
     callbacks: "Sequence[pl.Callback]" = (),
     init_from: "str | PathLike[str] | None" = None,
     keep_scaler: bool = False,
+    find_batch_size: bool = False,
 ) -> TrainingRun:
     """`train` with a container already built (bootstrap's, or a test's with fakes)."""
     positive(chunk_size, "chunk_size")
@@ -145,6 +150,7 @@ def train_with(
             callbacks=_listed(callbacks),
             init_from=_optional_text(init_from, "init_from"),
             keep_scaler=keep_scaler,
+            find_batch_size=find_batch_size,
         )
     return TrainingRun(report, container)
 
