@@ -3,7 +3,14 @@ no adapter is needed to build them (the container hands them to the Lightning fo
 
 from thunder.app import paths
 from thunder.app.settings import Settings
-from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
+from thunder.domain.training import (
+    EarlyStopping,
+    NetworkConfig,
+    Optimisation,
+    OptimizerConfig,
+    ScheduleConfig,
+    TrainingOptions,
+)
 from thunder.domain.tuning import EpochHook
 
 
@@ -35,12 +42,7 @@ def training_options(
         epochs=t.epochs,
         max_steps=t.max_steps,
         early_stopping=_early_stopping(settings),
-        optimisation=Optimisation(
-            learning_rate=settings.network.learning_rate,
-            lr_schedule=t.lr_schedule,
-            warmup_steps=t.warmup_steps,
-            gradient_clip_val=t.gradient_clip_val,
-        ),
+        optimisation=_optimisation(settings),
         batch_size=settings.preprocessing_config.split_config.batch_size,
         seed=t.seed,
         accelerator=t.accelerator,
@@ -55,6 +57,20 @@ def training_options(
         progress=progress,
         find_lr=find_lr,
         epoch_end=epoch_end,
+    )
+
+
+def _optimisation(settings: Settings) -> Optimisation:
+    t = settings.training_config
+    schedule = t.lr_schedule
+    return Optimisation(
+        learning_rate=settings.network.learning_rate,
+        lr_schedule=schedule if isinstance(schedule, str) else ScheduleConfig(**dict(schedule)),
+        warmup_steps=t.warmup_steps,
+        gradient_clip_val=t.gradient_clip_val,
+        gradient_clip_algorithm=t.gradient_clip_algorithm,
+        optimizer=OptimizerConfig(**dict(t.optimizer)),
+        accumulate_grad_batches=t.accumulate_grad_batches,
     )
 
 
