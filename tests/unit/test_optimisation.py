@@ -219,6 +219,17 @@ def test_cosine_schedule_warms_up_then_falls_to_min_lr(tmp_path: Path) -> None:
     assert final_lr(forecaster) == pytest.approx(1e-4)  # at the run's last step
 
 
+def test_under_accumulation_a_schedule_counts_optimizer_steps_on_every_optimizer() -> None:
+    cosine = ScheduleConfig(name="cosine", min_lr=1e-5)
+    # 4 batches an epoch, 2 per step: 6 steps in 3 epochs, where cosine must reach min_lr
+    forecaster, result = fit(
+        "tft", windows(64), epochs=3, lr_schedule=cosine, accumulate_grad_batches=2
+    )
+    assert result.steps == 6
+    optimizers = forecaster._module.trainer.optimizers
+    assert [o.param_groups[0]["lr"] for o in optimizers] == pytest.approx([1e-5, 1e-5])
+
+
 def test_one_cycle_peaks_at_max_lr_at_pct_start(tmp_path: Path) -> None:
     cycle = ScheduleConfig(name="one_cycle", max_lr=1e-2, pct_start=0.3)
     forecaster, result = fit(
