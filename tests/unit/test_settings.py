@@ -108,6 +108,10 @@ def _bad(tmp_path: Path, change: Any) -> dict[str, Any]:
             "training_config.gradient_clip_algorithm",
         ),
         (
+            lambda c: c["training_config"].update(gradient_clip_algorithm="value"),
+            'training_config: gradient_clip_algorithm "value" clips to gradient_clip_val',
+        ),
+        (
             lambda c: c["training_config"].update(accumulate_grad_batches=0),
             "training_config.accumulate_grad_batches",
         ),

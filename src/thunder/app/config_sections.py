@@ -76,6 +76,14 @@ class TrainingConfig(_Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _clip_by_value_needs_the_value(self) -> "TrainingConfig":
+        if self.gradient_clip_algorithm == "value" and self.gradient_clip_val is None:
+            raise ValueError(
+                'gradient_clip_algorithm "value" clips to gradient_clip_val: set it too'
+            )
+        return self
+
 
 # the options each architecture reads besides num_features, hidden_size, num_layers, future_steps,
 # learning_rate, dropout and quantiles (which all of them read)
