@@ -12,6 +12,8 @@ Switch({1: 0.001})                  # epoch 0 at the optimizer's LR, 0.001 from 
 Multiply({10: 0.1, 20: 0.1})        # base, base/10 from epoch 10, base/100 from epoch 20
 Cosine(100, min_lr=1e-5, warmup=5)  # ramp up over 5 epochs, half a cosine down to 1e-5 at 100
 WarmUp(500, interval="step", then=Cosine(10_000, interval="step"))
+StepDecay(10, gamma=0.5)            # halve every 10 epochs, without end
+OneCycle(1000, max_lr=0.01, interval="step")  # up to 0.01 at step 300, then down to base/1e4
 ```
 
 Relative policies (Multiply, WarmUp, Cosine's shape) scale each param group's own initial LR;
@@ -27,9 +29,21 @@ from thunder.adapters.lightning.policy import (
     Cosine,
     Formula,
     Multiply,
+    OneCycle,
     Policy,
+    StepDecay,
     Switch,
     WarmUp,
 )
 
-__all__ = ["INTERVALS", "Cosine", "Formula", "Multiply", "Policy", "Switch", "WarmUp"]
+__all__ = [
+    "INTERVALS",
+    "Cosine",
+    "Formula",
+    "Multiply",
+    "OneCycle",
+    "Policy",
+    "StepDecay",
+    "Switch",
+    "WarmUp",
+]

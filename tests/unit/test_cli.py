@@ -5,6 +5,7 @@ from typing import Any
 from click.testing import CliRunner
 from dependency_injector import providers
 
+from tests.conftest import small_config
 from tests.unit.conftest import climate_like
 from tests.unit.fakes import FakeChunkSource, InMemoryArtifactStore
 from thunder.app.container import Container
@@ -60,3 +61,17 @@ def test_find_lr_with_several_processes_is_refused_in_one_line(
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0
     assert "--find-lr runs in one process" in result.output
+
+
+def test_a_bad_optimisation_key_in_the_config_is_one_line_and_non_zero(tmp_path: Path) -> None:
+    cfg = small_config(tmp_path)
+    cfg["training_config"]["optimizer"] = {"name": "sgd", "momentum": 0.9, "eps": 1e-6}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg))
+    data = tmp_path / "never-read.csv"
+    data.write_text("date,meantemp\n")
+    args = ["chunk", "--input", str(data), "--size", "10", "--config", str(config)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "training_config.optimizer.sgd: 'eps' does not apply to optimizer 'sgd'" in result.output

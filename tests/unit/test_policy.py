@@ -10,7 +10,16 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from thunder.domain.errors import ConfigError
-from thunder.policy import Cosine, Formula, Multiply, Policy, Switch, WarmUp
+from thunder.policy import (
+    Cosine,
+    Formula,
+    Multiply,
+    OneCycle,
+    Policy,
+    StepDecay,
+    Switch,
+    WarmUp,
+)
 
 BASE = 0.1
 EPOCHS = 10
@@ -39,6 +48,15 @@ def cosine(t: int, total: int, min_lr: float, warmup: int) -> float:
     return min_lr + (BASE - min_lr) * 0.5 * (1 + math.cos(math.pi * p))
 
 
+def one_cycle(t: int, total: int, max_lr: float, peak: int) -> float:
+    """Half a cosine from BASE up to max_lr at `peak`, then down to BASE / 1e4 at total."""
+    if t <= peak:
+        return max_lr + (BASE - max_lr) * 0.5 * (1 + math.cos(math.pi * t / peak))
+    p = min(1.0, (t - peak) / (total - peak))
+    end = BASE / 1e4
+    return end + (max_lr - end) * 0.5 * (1 + math.cos(math.pi * p))
+
+
 EXPECTED = [
     (Switch({1: 0.001}), [BASE] + [0.001] * 9),
     (Switch({3: 0.05, 0: 0.2, 6: 0.01}), [0.2] * 3 + [0.05] * 3 + [0.01] * 4),
@@ -50,6 +68,8 @@ EXPECTED = [
     (Cosine(8), [cosine(t, 8, 0.0, 0) for t in range(EPOCHS)]),
     (Cosine(8, min_lr=0.01, warmup=3), [cosine(t, 8, 0.01, 3) for t in range(EPOCHS)]),
     (Formula(lambda t: 0.1 * 0.9**t), [0.1 * 0.9**t for t in range(EPOCHS)]),
+    (StepDecay(3, gamma=0.5), [BASE * 0.5 ** (t // 3) for t in range(EPOCHS)]),
+    (OneCycle(8, max_lr=1.0, pct_start=0.25), [one_cycle(t, 8, 1.0, 2) for t in range(EPOCHS)]),
 ]
 
 
@@ -65,6 +85,13 @@ def test_each_policy_follows_its_formula(policy: Policy, expected: list[float]) 
 def test_cosine_ends_at_min_lr_and_stays_there() -> None:
     lrs = trajectory(Cosine(4, min_lr=0.003), sgd(BASE))
     assert lrs[4:] == pytest.approx([0.003] * 6)
+
+
+def test_one_cycle_peaks_at_max_lr_at_pct_start_and_ends_at_a_ten_thousandth() -> None:
+    lrs = trajectory(OneCycle(20, max_lr=1.0, pct_start=0.3), sgd(BASE), epochs=25)
+    assert max(lrs) == pytest.approx(1.0) and lrs.index(max(lrs)) == 6
+    assert lrs[0] == pytest.approx(BASE)
+    assert lrs[20:] == pytest.approx([BASE / 1e4] * 5)
 
 
 def test_relative_policies_scale_each_group_and_absolute_ones_set_every_group() -> None:
@@ -126,6 +153,11 @@ def test_a_bound_policy_rebinds_to_its_own_optimizer_only() -> None:
         (lambda: Cosine(5, min_lr=-1.0), "min_lr"),
         (lambda: Formula(0.1), "fn"),  # type: ignore[arg-type]
         (lambda: Cosine(5, interval="batch"), "interval"),
+        (lambda: StepDecay(0), "step_size"),
+        (lambda: StepDecay(2, gamma=0.0), "gamma"),
+        (lambda: OneCycle(1, max_lr=0.1), "total"),
+        (lambda: OneCycle(10, max_lr=-0.1), "max_lr"),
+        (lambda: OneCycle(10, max_lr=0.1, pct_start=1.0), "pct_start"),
     ],
 )
 def test_a_bad_argument_is_a_config_error_naming_its_field(make: Any, field: str) -> None:

@@ -6,7 +6,9 @@ import pytest
 
 from tests.conftest import ROOT, small_config
 from thunder.app.settings import load_settings
+from thunder.app.training_options import training_options
 from thunder.domain.errors import ConfigError
+from thunder.domain.training import OptimizerConfig, ScheduleConfig
 
 
 def write(tmp_path: Path, cfg: Any) -> str:
@@ -68,6 +70,51 @@ def _bad(tmp_path: Path, change: Any) -> dict[str, Any]:
             lambda c: c["preprocessing_config"].update(calendar_features=["weekday"]),
             "calendar_features",
         ),
+        (
+            lambda c: c["training_config"].update(lr_schedule={"name": "step", "factor": 0.5}),
+            "training_config.lr_schedule.step: 'factor' does not apply to lr_schedule 'step'",
+        ),
+        (
+            lambda c: c["training_config"].update(optimizer={"name": "sgd", "betas": [0.9, 0.9]}),
+            "training_config.optimizer.sgd: 'betas' does not apply to optimizer 'sgd'",
+        ),
+        (
+            lambda c: c["training_config"].update(optimizer={"name": "rmsprop"}),
+            "training_config.optimizer: name must be one of 'adamw', 'adam', 'sgd'",
+        ),
+        (
+            lambda c: c["training_config"].update(lr_schedule={"name": "exponential"}),
+            "training_config.lr_schedule: name must be one of",
+        ),
+        (lambda c: c["training_config"].update(lr_schedule="step"), "training_config.lr_schedule"),
+        (
+            lambda c: c["training_config"].update(lr_schedule={"name": "one_cycle"}),
+            "lr_schedule.one_cycle.max_lr",
+        ),
+        (
+            lambda c: c["training_config"].update(lr_schedule={"name": "plateau", "factor": 2}),
+            "lr_schedule.plateau.factor",
+        ),
+        (
+            lambda c: c["training_config"].update(lr_schedule={"name": "cosine"}, warmup_steps=5),
+            "warmup_steps goes inside the lr_schedule object",
+        ),
+        (
+            lambda c: c["training_config"].update(optimizer={"name": "sgd", "nesterov": True}),
+            "nesterov needs a momentum > 0",
+        ),
+        (
+            lambda c: c["training_config"].update(gradient_clip_algorithm="max"),
+            "training_config.gradient_clip_algorithm",
+        ),
+        (
+            lambda c: c["training_config"].update(gradient_clip_algorithm="value"),
+            'training_config: gradient_clip_algorithm "value" clips to gradient_clip_val',
+        ),
+        (
+            lambda c: c["training_config"].update(accumulate_grad_batches=0),
+            "training_config.accumulate_grad_batches",
+        ),
     ],
 )
 def test_bad_config_is_one_error_naming_the_field(tmp_path: Path, change: Any, field: str) -> None:
@@ -101,3 +148,41 @@ def test_quantile_levels_are_sorted_deduplicated_and_include_the_median(tmp_path
     cfg = small_config(tmp_path)
     cfg["model_config"]["quantiles"] = [0.9, 0.1, 0.9]
     assert load_settings(write(tmp_path, cfg)).network.quantiles == [0.1, 0.5, 0.9]
+
+
+@pytest.mark.parametrize(
+    ("training", "schedule", "optimizer"),
+    [
+        ({}, ScheduleConfig(), OptimizerConfig()),  # today's: no schedule, AdamW with decay 0.01
+        (
+            {"lr_schedule": "cosine", "warmup_steps": 3},
+            ScheduleConfig(name="cosine", warmup_steps=3),
+            OptimizerConfig(),
+        ),
+        (
+            {"lr_schedule": {"name": "step", "step_size": 5}, "optimizer": {"weight_decay": 0.1}},
+            ScheduleConfig(name="step", step_size=5, gamma=0.1),
+            OptimizerConfig(name="adamw", weight_decay=0.1),
+        ),
+        (
+            {
+                "lr_schedule": {"name": "one_cycle", "max_lr": 0.01},
+                "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True},
+            },
+            ScheduleConfig(name="one_cycle", max_lr=0.01, pct_start=0.3),
+            OptimizerConfig(name="sgd", weight_decay=0.0, momentum=0.9, nesterov=True),
+        ),
+        (
+            {"optimizer": {"name": "adam", "betas": [0.8, 0.9], "eps": 1e-6}},
+            ScheduleConfig(),
+            OptimizerConfig(name="adam", weight_decay=0.0, betas=(0.8, 0.9), eps=1e-6),
+        ),
+    ],
+)
+def test_optimisation_keys_in_string_and_object_forms_become_the_runs_values(
+    tmp_path: Path, training: dict[str, Any], schedule: ScheduleConfig, optimizer: OptimizerConfig
+) -> None:
+    cfg = small_config(tmp_path)
+    cfg["training_config"].update(training, accumulate_grad_batches=2)
+    got = training_options(load_settings(write(tmp_path, cfg)), False, False).optimisation
+    assert (got.schedule, got.optimizer, got.accumulate_grad_batches) == (schedule, optimizer, 2)

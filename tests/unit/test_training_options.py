@@ -3,10 +3,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from thunder.adapters.lightning.forecaster import LightningForecaster
-from thunder.adapters.lightning.optim import cosine_factor
-from thunder.domain.training import EarlyStopping, NetworkConfig, Optimisation, TrainingOptions
+from thunder.adapters.lightning.optim import schedule
+from thunder.domain.training import (
+    EarlyStopping,
+    NetworkConfig,
+    Optimisation,
+    ScheduleConfig,
+    TrainingOptions,
+)
 from thunder.domain.values import WindowBatch
 
 NET = NetworkConfig(
@@ -28,7 +35,14 @@ def windows(n: int, seed: int) -> list[WindowBatch]:
 
 
 def test_cosine_schedule_warms_up_then_decays_to_zero() -> None:
-    factors = [cosine_factor(s, warmup_steps=4, total_steps=20) for s in range(21)]
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    config = schedule(ScheduleConfig(name="cosine", warmup_steps=4), total_steps=20)(opt)
+    assert config is not None and config["interval"] == "step"
+    factors = []
+    for _ in range(21):
+        factors.append(opt.param_groups[0]["lr"])
+        opt.step()
+        config["scheduler"].step()
     assert factors[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors[4] == pytest.approx(1.0)
     assert factors[12] == pytest.approx(0.5)

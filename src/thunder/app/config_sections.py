@@ -4,7 +4,9 @@ names it. app/settings.py puts them together and checks them against each other.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from thunder.app.optimisation_sections import AdamWOptions, LRSchedule, OptimizerOptions
 
 TIME_COLUMN_GUESSES = ("date", "ds", "timestamp")
 
@@ -47,9 +49,22 @@ class TrainingConfig(_Strict):
         None, ge=1, description="stop after this many epochs without a better val_loss"
     )
     early_stopping_min_delta: float = Field(0.0, ge=0, description="smaller gains do not count")
-    lr_schedule: Literal["none", "plateau", "cosine"] = "none"
-    warmup_steps: int = Field(0, ge=0, description="linear warm-up of the cosine schedule")
-    gradient_clip_val: float | None = Field(None, gt=0, description="clip the gradient norm")
+    lr_schedule: LRSchedule = Field(
+        "none",
+        description='"none", "plateau", "cosine", or an object {"name": ...} with the '
+        "schedule's parameters (plateau, step, cosine, one_cycle)",
+    )
+    warmup_steps: int = Field(0, ge=0, description='linear warm-up of lr_schedule "cosine"')
+    gradient_clip_val: float | None = Field(None, gt=0, description="clip the gradients")
+    gradient_clip_algorithm: Literal["norm", "value"] = Field(
+        "norm", description="clip each optimizer's gradient norm, or each gradient element"
+    )
+    accumulate_grad_batches: int = Field(
+        1, ge=1, description="batches whose gradients are summed into one optimizer step"
+    )
+    optimizer: OptimizerOptions = Field(
+        default_factory=AdamWOptions, description="adamw, adam or sgd and their settings"
+    )
     log_dir: str | None = Field(None, description="training logs; default: logs/ beside the model")
     logger: Literal["csv", "tensorboard", "mlflow"] = Field(
         "csv",
@@ -67,6 +82,24 @@ class TrainingConfig(_Strict):
         description='Lightning callbacks added to the run: "package.module:Class", or '
         '{"class_path": ..., "init_args": {...}} to build it with keyword arguments',
     )
+
+    @model_validator(mode="after")
+    def _one_warmup(self) -> "TrainingConfig":
+        """The object form carries its own warm-up: a second one beside it would be ignored."""
+        if not isinstance(self.lr_schedule, str) and self.warmup_steps:
+            raise ValueError(
+                "warmup_steps goes inside the lr_schedule object "
+                '({"name": "cosine", "warmup_steps": N}) when lr_schedule is one'
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _clip_by_value_needs_the_value(self) -> "TrainingConfig":
+        if self.gradient_clip_algorithm == "value" and self.gradient_clip_val is None:
+            raise ValueError(
+                'gradient_clip_algorithm "value" clips to gradient_clip_val: set it too'
+            )
+        return self
 
 
 # the options each architecture reads besides num_features, hidden_size, num_layers, future_steps,

@@ -9,6 +9,8 @@ from thunder.domain.training import (
     EarlyStopping,
     NetworkConfig,
     Optimisation,
+    OptimizerConfig,
+    ScheduleConfig,
     TrainingOptions,
 )
 from thunder.domain.tuning import EpochHook
@@ -46,12 +48,7 @@ def training_options(
         epochs=t.epochs,
         max_steps=t.max_steps,
         early_stopping=_early_stopping(settings),
-        optimisation=Optimisation(
-            learning_rate=settings.network.learning_rate,
-            lr_schedule=t.lr_schedule,
-            warmup_steps=t.warmup_steps,
-            gradient_clip_val=t.gradient_clip_val,
-        ),
+        optimisation=_optimisation(settings),
         batch_size=settings.preprocessing_config.split_config.batch_size,
         seed=t.seed,
         accelerator=t.accelerator,
@@ -75,6 +72,20 @@ def _callback(entry: str | CallbackEntry) -> CallbackSpec:
     if isinstance(entry, str):
         return CallbackSpec(entry)
     return CallbackSpec(entry.class_path, dict(entry.init_args))
+
+
+def _optimisation(settings: Settings) -> Optimisation:
+    t = settings.training_config
+    schedule = t.lr_schedule
+    return Optimisation(
+        learning_rate=settings.network.learning_rate,
+        lr_schedule=schedule if isinstance(schedule, str) else ScheduleConfig(**dict(schedule)),
+        warmup_steps=t.warmup_steps,
+        gradient_clip_val=t.gradient_clip_val,
+        gradient_clip_algorithm=t.gradient_clip_algorithm,
+        optimizer=OptimizerConfig(**dict(t.optimizer)),
+        accumulate_grad_batches=t.accumulate_grad_batches,
+    )
 
 
 def _early_stopping(settings: Settings) -> EarlyStopping | None:

@@ -77,14 +77,56 @@ class EarlyStopping:
 
 
 @dataclass(frozen=True)
+class OptimizerConfig:
+    """Which torch optimiser each parameter group gets and its settings (the rate is
+    Optimisation.learning_rate). betas and eps are read by adam/adamw, momentum and nesterov by
+    sgd. The default is thunder's historical AdamW (torch's weight decay 0.01)."""
+
+    name: str = "adamw"
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    momentum: float = 0.0
+    nesterov: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """A learning-rate schedule and its parameters; each name reads its own: plateau (factor,
+    patience, min_lr, per epoch on val_loss), step (step_size, gamma), cosine (warmup_steps,
+    min_lr), one_cycle (max_lr, pct_start); step counts are optimiser steps."""
+
+    name: str = "none"
+    factor: float = 0.5
+    patience: int = 1
+    min_lr: float = 0.0
+    step_size: int = 1
+    gamma: float = 0.1
+    warmup_steps: int = 0
+    max_lr: float = 1e-2
+    pct_start: float = 0.3
+
+
+@dataclass(frozen=True)
 class Optimisation:
-    """How each step moves the weights: the base rate, its schedule ("none", "cosine",
-    "plateau") and the gradient norm clip."""
+    """How each step moves the weights: the base rate, the optimiser, its schedule (a name,
+    "none" | "plateau" | "cosine" with `warmup_steps`, or a ScheduleConfig), the gradient clip
+    (by "norm" or element "value") and the batches whose gradients one step sums."""
 
     learning_rate: float = 1e-3
-    lr_schedule: str = "none"
+    lr_schedule: str | ScheduleConfig = "none"
     warmup_steps: int = 0
     gradient_clip_val: float | None = None
+    gradient_clip_algorithm: str = "norm"
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    accumulate_grad_batches: int = 1
+
+    @property
+    def schedule(self) -> ScheduleConfig:
+        """The schedule as one value: a name alone takes the top-level warmup_steps."""
+        if isinstance(self.lr_schedule, ScheduleConfig):
+            return self.lr_schedule
+        return ScheduleConfig(name=self.lr_schedule, warmup_steps=self.warmup_steps)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from thunder.adapters.lightning.networks.base import Forecasting, WindowNetwork
 from thunder.adapters.lightning.networks.losses import forecast_loss, loss_for
 from thunder.adapters.lightning.networks.xlstm_mixer import XLSTMMixerNetwork
 from thunder.adapters.lightning.networks.zoo import build
-from thunder.adapters.lightning.optim import adamw, schedule
+from thunder.adapters.lightning.optim import optimizer, schedule
 from thunder.adapters.lightning.predictors import Standardised
 from thunder.adapters.lightning.trainer import (
     RunLayout,
@@ -43,7 +43,7 @@ from thunder.adapters.mlflow_tracker import run_of
 from thunder.adapters.slices import run_sliced
 from thunder.domain.errors import ConfigError, NothingToResume
 from thunder.domain.ports import WindowStream
-from thunder.domain.training import NetworkConfig, TrainingOptions
+from thunder.domain.training import NetworkConfig, OptimizerConfig, TrainingOptions
 from thunder.domain.values import FitResult, FloatArray, Prediction, Scaling
 
 
@@ -75,12 +75,7 @@ class LightningForecaster:
         if refused is not None:
             raise ConfigError(refused, field="find_batch_size")
         if module is not None:
-            if options.find_lr:  # said before any data is read
-                raise ConfigError(
-                    f"find_lr needs thunder's own network: {type(module).__name__} comes with "
-                    f"its optimizer; set its learning rate there",
-                    field="find_lr",
-                )
+            _refuse_for_own_module(options, module)  # said before any data is read
             self._trained = custom.checked_module(module, network)
         elif program is None:
             if options.find_lr and network.architecture == "xlstm_mixer":
@@ -200,14 +195,17 @@ class LightningForecaster:
         )
 
     def _new_module(self, total_steps: int | None, lr: float | None = None) -> ThunderModule:
-        """The architecture model_config names, its loss, AdamW per parameter group at `lr`
-        (else the configured rate) and the configured schedule on each, in ThunderModule."""
+        """The architecture model_config names, its loss, the configured optimiser per parameter
+        group at `lr` (else the configured rate) and the configured schedule on each, in
+        ThunderModule."""
         opt = self._options.optimisation
         net = build(self._network)
         if self._start is not None:
             net.load_state_dict(self._start)
-        optimizers = [adamw(group, lr or opt.learning_rate) for group in net.parameter_groups()]
-        make = schedule(opt.lr_schedule, opt.warmup_steps, total_steps)
+        make_optimizer = optimizer(opt.optimizer)
+        rate = lr or opt.learning_rate
+        optimizers = [make_optimizer(group, rate) for group in net.parameter_groups()]
+        make = schedule(opt.schedule, total_steps)
         schedules = [s for s in map(make, optimizers) if s is not None]
         return ThunderModule(
             net,
@@ -215,6 +213,8 @@ class LightningForecaster:
             optimizer=optimizers,
             lr_scheduler=schedules,
             gradient_clip_val=opt.gradient_clip_val,
+            gradient_clip_algorithm=opt.gradient_clip_algorithm,
+            accumulate_grad_batches=opt.accumulate_grad_batches,
         )
 
     def _solves_linear_path(self) -> bool:
@@ -239,12 +239,15 @@ class LightningForecaster:
     def _total_steps(
         self, train_windows: int | None, batch_sizes: Sequence[int] | None
     ) -> int | None:
-        """The schedule's length; every rank of a distributed run gets the same (its batch count
-        is the same), so their learning rates never drift apart."""
+        """The schedule's length in optimiser steps (one per accumulate_grad_batches batches,
+        and one for an epoch's remainder); every rank of a distributed run gets the same (its
+        batch count is the same), so their learning rates never drift apart."""
         opts = self._options
-        per_epoch = math.ceil(train_windows / opts.batch_size) if train_windows else None
+        batches = math.ceil(train_windows / opts.batch_size) if train_windows else None
         if batch_sizes is not None:
-            per_epoch = len(batch_sizes)
+            batches = len(batch_sizes)
+        accumulate = opts.optimisation.accumulate_grad_batches
+        per_epoch = math.ceil(batches / accumulate) if batches else None
         candidates = [s for s in (opts.max_steps, per_epoch and per_epoch * opts.epochs) if s]
         return min(candidates) if candidates else None
 
@@ -318,6 +321,33 @@ class LightningForecaster:
             return cls(network, TrainingOptions(), program=program)
 
         return checkpoint.load(data, origin, restore, restore_program)
+
+
+def _refuse_for_own_module(options: TrainingOptions, module: object) -> None:
+    """The training options a user's module decides itself: its optimizer (and so its rate),
+    and its own accumulation when it optimizes manually."""
+    name = type(module).__name__
+    if options.find_lr:
+        raise ConfigError(
+            f"find_lr needs thunder's own network: {name} comes with its optimizer; set its "
+            f"learning rate there",
+            field="find_lr",
+        )
+    if options.optimisation.optimizer != OptimizerConfig():
+        raise ConfigError(
+            f"training_config.optimizer applies to thunder's own networks: {name} comes with "
+            f"its optimizer; remove the key",
+            field="training_config.optimizer",
+        )
+    k = options.optimisation.accumulate_grad_batches
+    if not isinstance(module, ThunderModule) or module.automatic_optimization:
+        return  # the Trainer accumulates for it
+    if k != module.accumulate_grad_batches:
+        raise ConfigError(
+            f"training_config.accumulate_grad_batches {k}: {name} optimizes manually; pass "
+            f"accumulate_grad_batches={k} to it instead",
+            field="training_config.accumulate_grad_batches",
+        )
 
 
 def _run_dir(checkpoint_dir: str | None, run_id: str | None, resume: bool) -> Path | None:

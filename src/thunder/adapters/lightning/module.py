@@ -9,8 +9,11 @@ pipelines write by hand, written once.
 - `configure_optimizers` returns what was passed, in Lightning's form; thunder.policy policies
   are bound to their optimizers here, so they can be written before the optimizers exist;
 - several optimizers switch to manual optimization: one backward, each optimizer's gradients
-  clipped (`gradient_clip_val`) and stepped, step-interval schedulers stepped per batch and the
-  others per epoch. A subclass overrides `training_step` to drive them differently.
+  clipped (`gradient_clip_val`, by `gradient_clip_algorithm`) and stepped, step-interval
+  schedulers stepped per optimizer step and the others per epoch; with
+  `accumulate_grad_batches` k the gradients of k batches (each loss scaled by 1/k) make one step,
+  as Lightning's Trainer does under automatic optimization (which it refuses under manual). A
+  subclass overrides `training_step` to drive them differently.
 
 Inference batches stay where the loader put them: `inference_step` moves the network's inputs
 only, so a large predict batch (or its targets) does not land on the accelerator whole.
@@ -59,6 +62,8 @@ class ThunderModule(pl.LightningModule):
         metrics: Mapping[str, Metric] | None = None,
         *,
         gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str = "norm",
+        accumulate_grad_batches: int = 1,
     ) -> None:
         """`architecture` maps a batch's inputs to predictions; `criterion(prediction, target)`
         is the loss. `optimizer`: one or a list; omitted, the optimizers of the torch schedulers
@@ -66,10 +71,13 @@ class ThunderModule(pl.LightningModule):
         scheduler dict ({"scheduler", "interval", "monitor", ...}), or a list of them (one per
         optimizer, or all on the one optimizer). `predictor` (default identity) runs around the
         network at validation, test and predict. `metrics`: name -> callable(prediction, target),
-        logged as `<stage>_<name>`. `gradient_clip_val`: the norm each optimizer's gradients are
-        clipped to under manual optimization (automatic optimization clips in the Trainer)."""
+        logged as `<stage>_<name>`. `gradient_clip_val`: the norm ("norm") or the largest
+        element ("value", `gradient_clip_algorithm`) each optimizer's gradients are clipped to,
+        and `accumulate_grad_batches`: the batches one step sums, under manual optimization
+        (automatic optimization clips and accumulates in the Trainer)."""
         super().__init__()
         _check(architecture, criterion, predictor, metrics, gradient_clip_val)
+        _check_stepping(gradient_clip_algorithm, accumulate_grad_batches)
         self.architecture = architecture
         self.criterion = criterion
         self.predictor: Predictor = predictor if predictor is not None else Identity()
@@ -79,6 +87,9 @@ class ThunderModule(pl.LightningModule):
             m for m in self.metrics.values() if isinstance(m, nn.Module)
         )
         self.gradient_clip_val = gradient_clip_val
+        self.gradient_clip_algorithm = gradient_clip_algorithm
+        self.accumulate_grad_batches = accumulate_grad_batches
+        self._accumulated = 0  # batches whose gradients wait for the next manual step
         self._schedulers = _as_list(lr_scheduler, "lr_scheduler")
         self._optimizers = _as_list(optimizer, "optimizer") or _optimizers_of(self._schedulers)
         self._means = nn.ModuleDict()  # (stage, name, loader) -> MeanMetric, made on first use
@@ -96,6 +107,7 @@ class ThunderModule(pl.LightningModule):
 
     def on_fit_start(self) -> None:
         self.samples_seen = 0  # this fit's windows, when one module trains twice
+        self._accumulated = 0
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         x, y = batch
@@ -160,12 +172,20 @@ class ThunderModule(pl.LightningModule):
 
     def _manual_step(self, loss: Tensor) -> None:
         optimizers = _listed(self.optimizers())
+        if self._accumulated == 0:
+            for opt in optimizers:
+                opt.zero_grad()
+        # scaled so that k batches sum to their mean gradient, as Lightning's accumulation does
+        self.manual_backward(loss / self.accumulate_grad_batches)
+        self._accumulated += 1
+        last = self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch
+        if self._accumulated < self.accumulate_grad_batches and not last:
+            return
+        self._accumulated = 0
         for opt in optimizers:
-            opt.zero_grad()
-        self.manual_backward(loss)
-        for opt in optimizers:
-            if self.gradient_clip_val is not None:  # per optimizer: each its own norm
-                self.clip_gradients(opt, self.gradient_clip_val, gradient_clip_algorithm="norm")
+            if self.gradient_clip_val is not None:  # per optimizer: each its own norm, or elements
+                algorithm = self.gradient_clip_algorithm
+                self.clip_gradients(opt, self.gradient_clip_val, gradient_clip_algorithm=algorithm)
             opt.step()
         for config in self.trainer.lr_scheduler_configs:
             scheduler = config.scheduler
@@ -238,6 +258,19 @@ def _check(
     for name, metric in (metrics or {}).items():
         if not callable(metric):
             raise InvalidArgument(f"metric {name!r} is not callable", field=f"metrics.{name}")
+
+
+def _check_stepping(algorithm: object, accumulate: object) -> None:
+    if algorithm not in ("norm", "value"):
+        raise InvalidArgument(
+            f"gradient_clip_algorithm must be 'norm' or 'value', got {algorithm!r}",
+            field="gradient_clip_algorithm",
+        )
+    if isinstance(accumulate, bool) or not isinstance(accumulate, int) or accumulate < 1:
+        raise InvalidArgument(
+            f"accumulate_grad_batches must be an int >= 1, got {accumulate!r}",
+            field="accumulate_grad_batches",
+        )
 
 
 def _as_list(value: Any, field: str) -> list[Any]:

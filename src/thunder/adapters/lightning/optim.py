@@ -1,11 +1,14 @@
-"""The optimiser and learning-rate schedule of thunder's own networks (plain callables)."""
+"""The optimiser and learning-rate schedule of thunder's own networks, built from the domain's
+OptimizerConfig and ScheduleConfig (training_config.optimizer, training_config.lr_schedule)."""
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
+
+from thunder.adapters.lightning.policy import Cosine, OneCycle, Policy, StepDecay, WarmUp
+from thunder.domain.training import OptimizerConfig, ScheduleConfig
 
 # (one parameter group, learning rate) -> its optimiser
 OptimizerFactory = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
@@ -13,18 +16,34 @@ OptimizerFactory = Callable[[list[nn.Parameter], float], torch.optim.Optimizer]
 SchedulerFactory = Callable[[torch.optim.Optimizer], dict[str, Any] | None]
 
 
-def adamw(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    # fused: one kernel for all parameters instead of a dozen small ops per tensor (CPU and CUDA)
-    return torch.optim.AdamW(params, lr=lr, fused=True)
+def optimizer(config: OptimizerConfig) -> OptimizerFactory:
+    """training_config.optimizer: adamw (the default), adam or sgd."""
+
+    def make(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        c = config
+        if c.name == "sgd":
+            return torch.optim.SGD(
+                params, lr=lr, momentum=c.momentum, nesterov=c.nesterov, weight_decay=c.weight_decay
+            )
+        kind = torch.optim.Adam if c.name == "adam" else torch.optim.AdamW
+        # fused: one kernel for all parameters instead of a dozen small ops per tensor
+        return kind(
+            params, lr=lr, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay, fused=True
+        )
+
+    return make
 
 
-def schedule(name: str, warmup_steps: int = 0, total_steps: int | None = None) -> SchedulerFactory:
-    """training_config.lr_schedule: "none", "plateau" (halve after a flat val_loss epoch) or
-    "cosine" (linear warm-up, then half a cosine down to 0 at total_steps)."""
+def schedule(config: ScheduleConfig, total_steps: int | None = None) -> SchedulerFactory:
+    """training_config.lr_schedule on one optimiser; `total_steps` counts optimiser steps (the
+    end of cosine and one_cycle; unknown: cosine stays at the rate after its warm-up)."""
 
     def make(opt: torch.optim.Optimizer) -> dict[str, Any] | None:
-        if name == "plateau":
-            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1)
+        if config.name == "plateau":
+            # torch's: it follows val_loss, which no closed form can
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, factor=config.factor, patience=config.patience, min_lr=config.min_lr
+            )
             # strict=False: with no validation windows there is no val_loss, and no reduction
             return {
                 "scheduler": plateau,
@@ -32,20 +51,22 @@ def schedule(name: str, warmup_steps: int = 0, total_steps: int | None = None) -
                 "interval": "epoch",
                 "strict": False,
             }
-        if name == "cosine":
-            factor = lambda step: cosine_factor(step, warmup_steps, total_steps)  # noqa: E731
-            cosine = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-            return {"scheduler": cosine, "interval": "step"}
-        return None
+        policy = _policy(config, total_steps)
+        return {"scheduler": policy.bind(opt), "interval": "step"} if policy else None
 
     return make
 
 
-def cosine_factor(step: int, warmup_steps: int, total_steps: int | None) -> float:
-    """Linear warm-up over warmup_steps, then half a cosine down to 0 at total_steps."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if not total_steps or total_steps <= warmup_steps:
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / (total_steps - warmup_steps))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
+def _policy(config: ScheduleConfig, total: int | None) -> Policy | None:
+    """The closed-form schedules, counted in optimiser steps."""
+    warmup = config.warmup_steps
+    if config.name == "step":
+        return StepDecay(config.step_size, config.gamma, interval="step")
+    if config.name == "one_cycle" and total is not None and total >= 2:
+        return OneCycle(total, config.max_lr, config.pct_start, interval="step")
+    if config.name != "cosine":
+        return None
+    if total is not None and total > warmup:
+        return Cosine(total, config.min_lr, warmup, interval="step")
+    # too short (or of unknown length) to decay: the warm-up alone, then the base rate
+    return WarmUp(warmup, interval="step") if warmup else None

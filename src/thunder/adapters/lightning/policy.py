@@ -173,6 +173,44 @@ class Cosine(Policy):
         return self.min_lr + (base - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+class StepDecay(Policy):
+    """Step decay without end: lr(t) = base * gamma ** (t // step_size), torch's StepLR as a
+    closed form (Multiply names each point; this repeats one)."""
+
+    def __init__(self, step_size: int, gamma: float = 0.1, *, interval: str = "epoch") -> None:
+        super().__init__(interval=interval)
+        ok = _int(step_size) and step_size >= 1
+        _require(self, ok, "step_size", "an int >= 1", step_size)
+        _require(self, _real(gamma) and gamma > 0, "gamma", "a number > 0", gamma)
+        self.step_size, self.gamma = step_size, float(gamma)
+
+    def lr_at(self, t: int, base: float) -> float:
+        return base * self.gamma ** (t // self.step_size)
+
+
+class OneCycle(Policy):
+    """One cycle over `total`: half a cosine up from base to max_lr at t = pct_start * total,
+    then half a cosine down to base / 1e4 (torch's final_div_factor) at t = total, staying
+    there. Unlike torch's OneCycleLR it starts at the group's own rate, not max_lr / 25."""
+
+    def __init__(
+        self, total: int, max_lr: float, pct_start: float = 0.3, *, interval: str = "epoch"
+    ) -> None:
+        super().__init__(interval=interval)
+        _require(self, _int(total) and total >= 2, "total", "an int >= 2", total)
+        _require(self, _real(max_lr) and max_lr > 0, "max_lr", "a number > 0", max_lr)
+        ok = _real(pct_start) and 0 < pct_start < 1
+        _require(self, ok, "pct_start", "a number in (0, 1)", pct_start)
+        self.total, self.max_lr, self.pct_start = total, float(max_lr), float(pct_start)
+        self.peak = min(total - 1, max(1, round(pct_start * total)))
+
+    def lr_at(self, t: int, base: float) -> float:
+        if t <= self.peak:
+            return _cosine_between(base, self.max_lr, t / self.peak)
+        progress = min(1.0, (t - self.peak) / (self.total - self.peak))
+        return _cosine_between(self.max_lr, base / 1e4, progress)
+
+
 class Formula(Policy):
     """Any absolute schedule: lr(t) = fn(t), the same on every param group. The function is not
     saved (a lambda cannot be pickled): a resumed run restores the counter and calls it again."""
@@ -187,6 +225,11 @@ class Formula(Policy):
         # a NaN or negative LR would silently wreck the weights: stop at the first one
         _require(self, _real(lr) and lr >= 0, f"fn({t})", "an LR >= 0", lr)
         return float(lr)
+
+
+def _cosine_between(start: float, end: float, progress: float) -> float:
+    """start at progress 0, end at 1, along half a cosine."""
+    return end + (start - end) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _ramp(t: int, steps: int, start: float) -> float:

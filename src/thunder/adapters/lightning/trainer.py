@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import pytorch_lightning as pl
 from lightning_fabric.plugins.environments.cluster_environment import ClusterEnvironment
-from pytorch_lightning.callbacks import ModelCheckpoint, RichProgressBar
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint, RichProgressBar
 from pytorch_lightning.loggers import CSVLogger, Logger, TensorBoardLogger
 from pytorch_lightning.strategies import DDPStrategy
 
@@ -43,9 +43,11 @@ def build_trainer(
     if options.progress:
         callbacks = [*callbacks, RichProgressBar(leave=True)]
     # under manual optimisation Lightning counts every optimiser's step in global_step, and
-    # the module clips the gradients itself
+    # the module clips and accumulates the gradients itself
     groups, manual = module.num_optimizers, not module.automatic_optimization
-    max_steps, clip = options.max_steps, options.optimisation.gradient_clip_val
+    max_steps, opt = options.max_steps, options.optimisation
+    if loggers:  # each logger gets every optimiser's rate (lr-AdamW, ...) per logged step
+        callbacks = [*callbacks, LearningRateMonitor(logging_interval="step")]
     return pl.Trainer(
         max_epochs=max_epochs,
         max_steps=max_steps * groups if max_steps is not None else -1,
@@ -53,7 +55,9 @@ def build_trainer(
         **_processes(layout),
         precision=options.precision,  # type: ignore[arg-type]
         callbacks=callbacks,
-        gradient_clip_val=None if manual else clip,
+        gradient_clip_val=None if manual else opt.gradient_clip_val,
+        gradient_clip_algorithm=None if manual else opt.gradient_clip_algorithm,
+        accumulate_grad_batches=1 if manual else opt.accumulate_grad_batches,
         logger=loggers or False,
         log_every_n_steps=10,
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks),
