@@ -306,11 +306,16 @@ def test_a_resumed_run_continues_its_schedule(tmp_path: Path) -> None:
     assert straight == resumed == pytest.approx(1e-3 * 0.5 ** (12 // 5))  # 12 steps
 
 
-def test_a_users_module_with_training_config_optimizer_is_refused_before_training() -> None:
+def test_a_users_module_with_training_config_optimizer_or_schedule_is_refused_before_training() -> (
+    None
+):
     arch = nn.Sequential(nn.Flatten(), nn.Linear(16 * 2, 4), nn.Unflatten(1, (4, 1)))
     module = ThunderModule(arch, nn.MSELoss(), optimizer=torch.optim.SGD(arch.parameters(), 0.1))
     options = TrainingOptions(optimisation=Optimisation(optimizer=OptimizerConfig(name="adam")))
     with pytest.raises(ConfigError, match=r"training_config\.optimizer applies to thunder's own"):
+        LightningForecaster(network("xlstm"), options, module=module)
+    options = TrainingOptions(optimisation=Optimisation(lr_schedule="cosine"))
+    with pytest.raises(ConfigError, match=r"training_config\.lr_schedule applies to thunder's own"):
         LightningForecaster(network("xlstm"), options, module=module)
 
 

@@ -325,7 +325,7 @@ class LightningForecaster:
 
 def _refuse_for_own_module(options: TrainingOptions, module: object) -> None:
     """The training options a user's module decides itself: its optimizer (and so its rate),
-    and its own accumulation when it optimizes manually."""
+    its schedulers, and its own accumulation when it optimizes manually."""
     name = type(module).__name__
     if options.find_lr:
         raise ConfigError(
@@ -338,6 +338,12 @@ def _refuse_for_own_module(options: TrainingOptions, module: object) -> None:
             f"training_config.optimizer applies to thunder's own networks: {name} comes with "
             f"its optimizer; remove the key",
             field="training_config.optimizer",
+        )
+    if options.optimisation.lr_schedule != "none":
+        raise ConfigError(
+            f"training_config.lr_schedule applies to thunder's own networks: {name} comes with "
+            f"its own schedulers (lr_scheduler=, or a thunder.policy); remove the key",
+            field="training_config.lr_schedule",
         )
     k = options.optimisation.accumulate_grad_batches
     if not isinstance(module, ThunderModule) or module.automatic_optimization:
